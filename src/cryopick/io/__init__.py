@@ -1,0 +1,1 @@
+"""Reading and writing what the field uses: micrographs and particle coordinates."""
