@@ -1,0 +1,1 @@
+"""Simulated micrographs with truth, made as a microscope makes them."""
