@@ -1,0 +1,37 @@
+"""The ``cryopick`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module whose function docstring is its ``--help``.
+The library never imports this package.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from cryopick.cli import convert, evaluate, pick, simulate
+from cryopick.cli._app import app
+from cryopick.errors import CryopickError
+
+app.command("simulate")(simulate.simulate_command)
+app.command("pick")(pick.pick_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("convert")(convert.convert_command)
+
+EXIT_INPUT_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``cryopick`` command.
+
+    A :class:`~cryopick.errors.CryopickError` (a problem with the user's input) is printed
+    as one line on standard error, with exit status 2, never as a traceback.
+    """
+    try:
+        app(args=None if argv is None else list(argv), prog_name="cryopick")
+    except CryopickError as error:
+        print(f"cryopick: error: {error.message}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT_ERROR) from None
+    except KeyboardInterrupt:
+        print("cryopick: interrupted; files already written are complete", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,18 @@
+"""Shared fixtures: the real data beside the repository, and small simulated datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""CI clones the repository next to ``shared/``; a user's clone has no such folder."""
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real micrographs and structures in ../shared/data (skip where absent)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is not present (only CI and developers have it)")
+    return SHARED_DATA

@@ -1,0 +1,133 @@
+"""The command line as users meet it: help, one-line errors for bad input, and a real run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+from cryopick.cli import main
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``cryopick ARGS`` in-process; return (exit code, stdout, stderr)."""
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    """A bad input gives exit 2 and exactly one line naming the problem and the fix."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1, f"expected one error line, got: {err!r}"
+    assert lines[0].startswith("cryopick: error: ")
+    assert "fix:" in lines[0]
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    assert "Traceback" not in err
+
+
+def write_mic(path: Path, data: np.ndarray, apix: float) -> Path:
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(data.astype(np.float32))
+        mrc.voxel_size = apix
+    return path
+
+
+@pytest.fixture()
+def mic_dir(tmp_path: Path) -> Path:
+    """Two small non-square micrographs with a pixel size."""
+    folder = tmp_path / "mics"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        write_mic(folder / f"{name}.mrc", rng.normal(size=(300, 400)), apix=2.0)
+    return folder
+
+
+def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0
+    for command in ("simulate", "pick", "evaluate", "convert"):
+        assert command in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith("cryopick ")
+
+
+def test_truncated_mrc_is_one_line(tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "cut.mrc"
+    bad.write_bytes((mic_dir / "a.mrc").read_bytes()[:5000])
+    code, _, err = run_cli(["pick", bad, "--diameter", 40, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "cut.mrc")
+    assert not (tmp_path / "p.star").exists()
+
+
+def test_corrupt_mrc_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "noise.mrc"
+    bad.write_bytes(np.random.default_rng(1).integers(0, 255, 4096, dtype=np.uint8).tobytes())
+    code, _, err = run_cli(["pick", bad, "--diameter", 40, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "noise.mrc")
+
+
+def test_nan_pixels_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = np.random.default_rng(2).normal(size=(200, 260))
+    data[10, 10] = np.nan
+    mic = write_mic(tmp_path / "nan.mrc", data, apix=2.0)
+    code, _, err = run_cli(["pick", mic, "--diameter", 40, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "nan.mrc", "--fill-nonfinite")
+    code, _, err = run_cli(
+        ["pick", mic, "--diameter", 40, "-o", tmp_path / "p.star", "--fill-nonfinite"], capsys
+    )
+    assert code == 0, err
+
+
+def test_missing_pixel_size_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mic = write_mic(tmp_path / "nopix.mrc", np.zeros((100, 120)) + 1.0, apix=0.0)
+    code, _, err = run_cli(["pick", mic, "--diameter", 40, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "nopix.mrc", "--apix")
+
+
+def test_coordinates_outside_the_image_are_one_line(
+    tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coords = tmp_path / "out.csv"
+    coords.write_text("micrograph,x,y\na,10,10\na,900,50\n")
+    code, _, err = run_cli(["convert", coords, "-o", tmp_path / "o.star", "-m", mic_dir], capsys)
+    assert_one_line_error(code, err, "out.csv", "outside")
+
+
+def test_names_matching_no_micrograph_are_one_line(
+    tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coords = tmp_path / "names.csv"
+    coords.write_text("micrograph,x,y\nmic_001,10,10\nmic_002,20,20\n")
+    code, _, err = run_cli(["convert", coords, "-o", tmp_path / "o.star", "-m", mic_dir], capsys)
+    assert_one_line_error(code, err, "names.csv", "mic_001")
+
+
+def test_empty_label_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.star"
+    empty.write_text("")
+    code, _, err = run_cli(["convert", empty, "-o", tmp_path / "o.csv"], capsys)
+    assert_one_line_error(code, err, "empty.star")
+
+
+def test_no_micrographs_found_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["pick", tmp_path / "nothing*.mrc", "--diameter", 40, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "nothing")
+
+
+def test_bad_numbers_are_one_line(tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["pick", mic_dir, "--diameter", -5, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "--diameter")
