@@ -11,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cryopick.errors import CryopickError
 from cryopick.io.coords import FORMATS
-from cryopick.io.micrographs import MicrographInfo, list_micrographs, read_micrograph_info
+from cryopick.io.listing import list_micrographs
+from cryopick.io.micrographs import MicrographInfo, read_micrograph_info
 
 console = Console(stderr=True, highlight=False)
 """Messages and progress go to standard error, so standard output stays clean for --json."""

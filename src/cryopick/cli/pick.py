@@ -10,7 +10,8 @@ import typer
 
 from cryopick.cli._common import check_format, check_positive, console, progress_over
 from cryopick.io.coords import CoordOptions, write_coords
-from cryopick.io.micrographs import list_micrographs, read_micrograph
+from cryopick.io.listing import list_micrographs
+from cryopick.io.micrographs import read_micrograph
 from cryopick.io.picks import empty_picks
 from cryopick.log_picker import LoGConfig, pick_log
 
