@@ -38,9 +38,15 @@ def progress_over(items: Sequence[T], description: str) -> Iterable[T]:
             progress.advance(task)
 
 
-def micrograph_infos(inputs: Sequence[str], apix: float | None) -> list[MicrographInfo]:
-    """Headers of the micrographs named by files, folders, globs, @lists or STAR files."""
-    return [read_micrograph_info(path, apix) for path in list_micrographs(inputs)]
+def micrograph_infos(
+    inputs: Sequence[str], apix: float | None, *, require_apix: bool = True
+) -> list[MicrographInfo]:
+    """Headers of the micrographs named by files, folders, globs, @lists or STAR files.
+
+    With ``require_apix=False`` a missing pixel size gives ``apix = nan`` instead of an
+    error, for commands that only need the shapes.
+    """
+    return [read_micrograph_info(path, apix, require_apix=require_apix) for path in list_micrographs(inputs)]
 
 
 def check_format(fmt: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -37,9 +38,11 @@ def convert_command(
     """
     check_positive(apix, "--apix")
     check_positive(box_size_px, "--box-size")
-    infos = micrograph_infos(micrographs, apix) if micrographs else []
+    infos = micrograph_infos(micrographs, apix, require_apix=False) if micrographs else []
     shapes = {info.name: info.shape for info in infos} or None
     apix_known = apix if apix is not None else (infos[0].apix if infos else None)
+    if apix_known is not None and not math.isfinite(apix_known):
+        apix_known = None
     source = inputs[0] if len(inputs) == 1 else None
     picks = read_coords(inputs if len(inputs) > 1 else inputs[0], check_format(from_), CoordOptions(shapes=shapes))
     if shapes:

@@ -55,7 +55,7 @@ def evaluate_command(
     """
     for value, flag in ((diameter, "--diameter"), (radius_px, "--radius-px"), (apix, "--apix")):
         check_positive(value, flag)
-    infos = micrograph_infos(micrographs, apix) if micrographs else []
+    infos = micrograph_infos(micrographs, apix, require_apix=False) if micrographs else []
     shapes = {info.name: info.shape for info in infos}
     options = CoordOptions(shapes=shapes or None)
     picks_table = read_coords(picks, check_format(picks_format), options)
@@ -95,7 +95,7 @@ def _radius_px(
         return radius_px
     if diameter_A is not None:
         pixel = apix if apix is not None else (infos[0].apix if infos else None)
-        if pixel is None:
+        if pixel is None or not np.isfinite(pixel):
             raise CryopickError(
                 "--diameter is in Å but the pixel size is unknown",
                 fix="pass --apix, or --micrographs so it is read from the headers, or --radius-px",
