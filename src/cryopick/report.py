@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from cryopick.errors import CryopickError
-from cryopick.evaluate import average_precision, match
+from cryopick.evaluate import average_precision
+from cryopick.matching import match
 from cryopick.io.atomic import atomic_path
 
 PICK_COLOUR = "#00e5ff"  # cyan: picks when there is no truth to judge them by
