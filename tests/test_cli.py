@@ -7,7 +7,9 @@ from pathlib import Path
 
 import mrcfile
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.spatial import cKDTree
 
 from cryopick.cli import main
 
@@ -80,6 +82,7 @@ def test_corrupt_mrc_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert_one_line_error(code, err, "noise.mrc")
 
 
+@pytest.mark.filterwarnings("ignore:Data array contains NaN values:RuntimeWarning")  # writing the bad file
 def test_nan_pixels_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = np.random.default_rng(2).normal(size=(200, 260))
     data[10, 10] = np.nan
@@ -130,4 +133,61 @@ def test_no_micrographs_found_is_one_line(tmp_path: Path, capsys: pytest.Capture
 
 def test_bad_numbers_are_one_line(tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["pick", mic_dir, "--diameter", -5, "-o", tmp_path / "p.star"], capsys)
+    assert_one_line_error(code, err, "--diameter")
+
+
+def _truth_csv(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    rows = ["micrograph,x,y,score,diameter_px"]
+    for name in ("a", "b"):
+        for x, y in zip(rng.uniform(20, 380, 15), rng.uniform(20, 280, 15)):
+            rows.append(f"{name},{x:.3f},{y:.3f},1.0,30")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_truth_against_itself_gives_f1_one(tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truth = _truth_csv(tmp_path / "truth.csv")
+    code, out, err = run_cli(
+        ["evaluate", "--picks", truth, "--truth", truth, "-m", mic_dir, "--diameter", 60, "--json",
+         "--out", tmp_path / "report"], capsys
+    )
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["f1"] == 1.0 and metrics["precision"] == 1.0 and metrics["recall"] == 1.0
+    assert metrics["average_precision"] == 1.0 and metrics["n_truth"] == 30
+    assert metrics["radius_px"] == pytest.approx(15.0)  # half of 60 Å at 2 Å/px
+    for name in ("metrics.json", "per_micrograph.csv", "pr_curve.png", "overlay_a.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+
+
+def test_convert_chain_through_every_format_keeps_coordinates(
+    tmp_path: Path, mic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truth = _truth_csv(tmp_path / "truth.csv")
+    current = truth
+    for step, target in enumerate(["picks.star", "boxes", "cbox", "picks.tsv", "picks.cs", "back.csv"]):
+        out = tmp_path / target
+        args = ["convert", current, "-o", out, "-m", mic_dir]
+        if target in ("boxes", "cbox"):
+            args += ["--to", "box" if target == "boxes" else "cbox"]
+        code, _, err = run_cli(args, capsys)
+        assert code == 0, f"step {step} -> {target}: {err}"
+        current = out
+    start = pd.read_csv(truth)
+    end = pd.read_csv(current)
+    assert len(end) == len(start)
+    for name, group in start.groupby("micrograph"):
+        other = end.loc[end["micrograph"] == name, ["x", "y"]].to_numpy()
+        distance, _ = cKDTree(other).query(group[["x", "y"]].to_numpy())
+        # Topaz TSV stores whole pixels, so allow half a pixel on each axis.
+        assert distance.max() <= 0.5 * np.sqrt(2) + 1e-6
+
+
+def test_evaluate_without_a_size_says_how_to_give_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("micrograph,x,y\na,10,10\n")
+    code, _, err = run_cli(["evaluate", "--picks", plain, "--truth", plain], capsys)
     assert_one_line_error(code, err, "--diameter")

@@ -63,8 +63,3 @@ def check_positive(value: float | None, flag: str) -> None:
     """Reject a zero or negative value of a numeric flag."""
     if value is not None and not value > 0:
         raise CryopickError(f"{flag} must be positive, got {value}", fix=f"give {flag} a value above 0")
-
-
-def output_is_folder(path: Path, fmt: str | None) -> bool:
-    """Per-micrograph formats (BOX, CBOX) write a folder of files."""
-    return (fmt or path.suffix.lstrip(".").lower()) in ("box", "cbox")

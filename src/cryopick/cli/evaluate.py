@@ -57,9 +57,9 @@ def evaluate_command(
         check_positive(value, flag)
     infos = micrograph_infos(micrographs, apix, require_apix=False) if micrographs else []
     shapes = {info.name: info.shape for info in infos}
-    options = CoordOptions(shapes=shapes or None)
-    picks_table = read_coords(picks, check_format(picks_format), options)
-    truth_table = read_coords(truth, check_format(truth_format), options)
+    # A picker may find nothing; that is a result (precision 0), not an input error.
+    picks_table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
+    truth_table = read_coords(truth, check_format(truth_format))
     if infos:
         for table, source in ((picks_table, picks), (truth_table, truth)):
             check_names_match(table, shapes, source)
