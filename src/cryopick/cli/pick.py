@@ -13,7 +13,8 @@ from cryopick.io.coords import CoordOptions, write_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.picks import empty_picks
-from cryopick.log_picker import LoGConfig, pick_log
+from cryopick.errors import CryopickError
+from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
 
 
 class Method(str, Enum):
@@ -30,7 +31,10 @@ def pick_command(
     diameter: float = typer.Option(..., "--diameter", "-d", help="Particle diameter in Å."),
     method: Method = typer.Option(Method.log, "--method", help="log: reference-free Laplacian-of-Gaussian picker."),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Keep picks scoring at least this; default: the method's automatic cut."
+        None, "--threshold", help="Keep picks scoring at least this (LoG: robust z); default: automatic cut (2.5)."
+    ),
+    all_peaks: bool = typer.Option(
+        False, "--all-peaks", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`."
     ),
     apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
     fmt: str | None = typer.Option(None, "--format", help="star, box, cbox, tsv, cs or csv; default from the suffix."),
@@ -45,14 +49,17 @@ def pick_command(
 
         cryopick pick mics/*.mrc --diameter 150 -o picks.star
 
-    The picks keep a score per particle (rlnAutopickFigureOfMerit in STAR), so a
-    threshold can be chosen later with `cryopick evaluate` or in RELION.
+    Every pick keeps its score (rlnAutopickFigureOfMerit in STAR). By default only
+    picks above the method's automatic cut are written; with --all-peaks every peak is,
+    so a threshold can be chosen later with `cryopick evaluate` or in RELION.
     """
     check_positive(diameter, "--diameter")
     check_positive(apix, "--apix")
     fmt = check_format(fmt)
     paths = list_micrographs(micrographs)
-    config = LoGConfig(threshold=threshold)
+    if all_peaks and threshold is not None:
+        raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
+    config = LoGConfig(threshold=KEEP_ALL if all_peaks else threshold)
     tables: list[pd.DataFrame] = []
     shapes: dict[str, tuple[int, int]] = {}
     apix_seen: float | None = None
