@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 demo: install
 	$(BIN)/cryopick simulate $(DEMO)/data --n 6 --size 1536 --apix 2.0 --seed 0
-	$(BIN)/cryopick pick $(DEMO)/data/micrographs --method log --diameter 150 -o $(DEMO)/picks.star
+	$(BIN)/cryopick pick $(DEMO)/data/micrographs --method log --diameter 120 -o $(DEMO)/picks.star
 	$(BIN)/cryopick evaluate --picks $(DEMO)/picks.star --truth $(DEMO)/data/truth.star \
 		--micrographs $(DEMO)/data/micrographs --out $(DEMO)/report
 	@echo "Demo report: $(DEMO)/report (metrics.json, pr_curve.png, overlay_*.png)"

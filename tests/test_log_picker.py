@@ -189,6 +189,41 @@ def test_larger_dark_blobs_are_rejected_but_particles_kept():
     assert precision_recall(guarded, tx, ty, 37.5)[1] >= 0.95
 
 
+def test_far_stronger_dark_junk_of_particle_size_is_dropped():
+    # Dense dots (gold, ferritin) and ice rims answer the LoG many times more strongly
+    # than any weak-phase particle; without the outlier guard they are the top picks.
+    image, tx, ty = synthetic_field(seed=5, n=40, contrast=0.2)
+    grid = np.stack(np.meshgrid(np.arange(80, 950, 40.0), np.arange(80, 950, 40.0)), -1).reshape(-1, 2)
+    clear = np.min(np.hypot(grid[:, None, 0] - tx, grid[:, None, 1] - ty), axis=1) > 90
+    dots = grid[clear][np.random.default_rng(5).permutation(int(clear.sum()))]
+    chosen: list[np.ndarray] = []
+    for dot in dots:  # well apart from each other too
+        if all(np.hypot(*(dot - c)) > 120 for c in chosen):
+            chosen.append(dot)
+        if len(chosen) == 6:
+            break
+    dx, dy = np.array(chosen).T
+    image += render_spheres(image.shape, dx, dy, 30.0, 8.0).astype(np.float32)  # small and very dark
+    mic = micrograph(image, 2.0)
+    guarded = pick_log(mic, 150.0)
+    unguarded = pick_log(mic, 150.0, LoGConfig(outlier_spreads=None))
+    on_dots = lambda picks: int(  # noqa: E731
+        (np.min(np.hypot(picks["x"].to_numpy()[:, None] - dx, picks["y"].to_numpy()[:, None] - dy), axis=1) < 20).sum()
+    )
+    assert on_dots(unguarded) >= len(dx) - 1  # the guard is what removes them
+    assert on_dots(guarded) == 0
+    assert precision_recall(guarded, tx, ty, 37.5)[1] == precision_recall(unguarded, tx, ty, 37.5)[1]
+
+
+def test_outlier_guard_keeps_every_particle_in_a_sparse_field():
+    # Few particles among many noise peaks: the population is the upper half, so the
+    # noise does not pull the centre down and real particles are not cut as outliers.
+    for seed in range(3):
+        image, tx, ty = synthetic_field(seed=10 + seed, n=8, contrast=0.25)
+        picks = pick_log(micrograph(image, 2.0), 150.0)
+        assert precision_recall(picks, tx, ty, 37.5)[1] == 1.0
+
+
 def test_threshold_modes():
     image, _, _ = synthetic_field(seed=7, n=30, contrast=0.3)
     mic = micrograph(image, 2.0)

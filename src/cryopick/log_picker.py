@@ -22,7 +22,12 @@ The method follows RELION's LoG picker (``relion_autopick --LoG``):
 5. Junk guard: a peak whose response at much larger sizes (1.6x-4x) beats its best
    in-band response sits on something bigger than a particle (an aggregate, an ice
    blob) and is dropped, as RELION drops pixels whose best LoG diameter is outside the
-   range. ``max_score`` (off by default) also drops very strong peaks, like RELION's
+   range. Peaks far stronger than the micrograph's particle population are dropped
+   too (``outlier_spreads``): a weak-phase protein particle has bounded contrast, while
+   dense dots, ice rims and carbon edges answer the LoG 3-20 times more strongly. The
+   population is the upper half of the peaks above the automatic cut (so noise peaks
+   in a sparse field do not set it), its centre the median and its spread the scaled
+   MAD. ``max_score`` (off by default) is a fixed upper cut like RELION's
    ``--LoG_upper_threshold``.
 6. The automatic cut keeps peaks with z >= ``auto_threshold`` = 2.5 (like RELION's
    ``--LoG_adjust_threshold``, a cut in standard deviations of the LoG response; see
@@ -53,6 +58,9 @@ KEEP_ALL: float = -math.inf
 GUARD_SIZES: tuple[float, ...] = (1.6, 2.0, 2.5, 3.2, 4.0)
 """Diameters (relative to the particle's) at which a bigger dark object is recognised."""
 
+OUTLIER_MIN_PEAKS = 10
+"""Fewer peaks than this above the automatic cut give no population to judge outliers by."""
+
 
 @dataclass(frozen=True)
 class LoGConfig:
@@ -77,6 +85,10 @@ class LoGConfig:
         Number of diameters searched in ``size_range`` (log-spaced).
     reject_larger
         Drop peaks where a much larger blob (1.6x-4x the diameter) responds more.
+    outlier_spreads
+        Drop picks scoring more than this many robust spreads above the micrograph's
+        particle population (see step 5 above); None keeps them. Applied only when at
+        least ``OUTLIER_MIN_PEAKS`` peaks pass the automatic cut.
     max_score
         Drop picks scoring above this (robust z), like RELION's
         ``--LoG_upper_threshold``: very strong, dark objects of particle size are
@@ -93,6 +105,7 @@ class LoGConfig:
     size_range: tuple[float, float] = (0.8, 1.25)
     n_sizes: int = 5
     reject_larger: bool = True
+    outlier_spreads: float | None = 8.0
     max_score: float | None = None
     border_diameters: float = 0.5
 
@@ -231,6 +244,8 @@ def pick_log(mic: Micrograph, diameter_A: float, config: LoGConfig = LoGConfig()
         iy, ix = np.rint(y).astype(int), np.rint(x).astype(int)
         keep &= raw_band[iy, ix] >= larger[iy, ix]
     keep &= score >= (config.auto_threshold if config.threshold is None else config.threshold)
+    if config.outlier_spreads is not None:
+        keep &= score <= _outlier_cut(score[keep & (score >= config.auto_threshold)], config.outlier_spreads)
     if config.max_score is not None:
         keep &= score <= config.max_score
     x, y, score = x[keep], y[keep], score[keep]
@@ -240,6 +255,21 @@ def pick_log(mic: Micrograph, diameter_A: float, config: LoGConfig = LoGConfig()
         return empty_picks()
     x_orig, y_orig = pre.to_original(x, y)
     return make_picks(mic.name, x_orig, y_orig, score, float(diameter_A) / float(mic.apix))
+
+
+def _outlier_cut(scores: np.ndarray, n_spreads: float) -> float:
+    """Score above which a peak is far stronger than the particle population (junk).
+
+    The population is the upper half of the peaks that pass the automatic cut, so a
+    sparse field's many weak noise peaks do not pull the centre down; with fewer than
+    ``OUTLIER_MIN_PEAKS`` peaks there is no population to judge by and nothing is cut.
+    """
+    if scores.size < OUTLIER_MIN_PEAKS:
+        return math.inf
+    upper = np.sort(scores)[scores.size // 2 :]
+    centre = float(np.median(upper))
+    spread = 1.4826 * float(np.median(np.abs(upper - centre)))
+    return centre + n_spreads * max(spread, 0.5)
 
 
 def _robust_z(layer: np.ndarray) -> np.ndarray:
