@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "log_picker",
         "command": "python benchmarks/bench_log_picker.py" + (" --quick" if args.quick else ""),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "settings": {k: v for k, v in vars(args).items() if k != "json"},
         "hardware": f"{platform.machine()} {platform.processor() or ''} ({_cpu_count()} CPU cores), CPU only".strip(),
         "python": sys.version.split()[0],
         "rows": rows,

@@ -1,0 +1,43 @@
+"""Quick smoke runs of the benchmark scripts, so they cannot silently rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_log_picker_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_log_picker").main(["--quick", "--json", str(tmp_path / "log.json")])
+    printed = capsys.readouterr().out
+    assert "condition" in printed and "clean" in printed
+    written = json.loads((tmp_path / "log.json").read_text())
+    assert written["rows"] == report["rows"]
+    rows = {row["condition"]: row for row in written["rows"]}
+    assert set(rows) == {"clean", "some junk", "lots of junk", "sparse", "crowded"}
+    # The picker on clean simulated data is a fixed point of the project: it must stay good.
+    assert rows["clean"]["f1"] >= 0.8, rows["clean"]
+    for row in rows.values():
+        assert 0.0 <= row["precision"] <= 1.0 and row["pick_s_per_micrograph"] > 0
+
+
+def test_speed_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_speed").main(["--quick", "--json", str(tmp_path / "speed.json")])
+    assert "stage" in capsys.readouterr().out
+    stages = {row["stage"] for row in report["rows"]}
+    assert {"read", "preprocess + LoG pick", "simulate", "evaluate", "write STAR", "read STAR"} <= stages
+    assert all(row["seconds"] > 0 for row in report["rows"])
