@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cryopick.cli import convert, evaluate, pick, simulate
+from cryopick.cli import convert, evaluate, pick, simulate, train
 from cryopick.cli._app import app
 from cryopick.errors import CryopickError
 
 app.command("simulate")(simulate.simulate_command)
+app.command("train")(train.train_command)
 app.command("pick")(pick.pick_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("convert")(convert.convert_command)

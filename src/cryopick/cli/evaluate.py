@@ -61,6 +61,12 @@ def evaluate_command(
     picks_table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
     truth_table = read_coords(truth, check_format(truth_format))
     if infos:
+        # Judge only the micrographs given: truth elsewhere would count as missed.
+        given = truth_table["micrograph"].isin(list(shapes))
+        if given.any() and not given.all():
+            others = truth_table.loc[~given, "micrograph"].nunique()
+            console.print(f"note: truth on {others} micrograph(s) not given to --micrographs is left out")
+            truth_table = truth_table.loc[given].reset_index(drop=True)
         for table, source in ((picks_table, picks), (truth_table, truth)):
             check_names_match(table, shapes, source)
             check_inside(table, shapes, source)

@@ -138,9 +138,13 @@ def check_names_match(
         raise CryopickError("no micrographs were given to match coordinates against", path=source)
     few_unmatched = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
     few_known = ", ".join(sorted(known)[:3]) + (" ..." if len(known) > 3 else "")
-    what = "none" if len(unmatched) == len(names) else f"{len(unmatched)} of {len(names)}"
+    what = (
+        "none of the micrograph names in the coordinates match a micrograph"
+        if len(unmatched) == len(names)
+        else f"{len(unmatched)} of {len(names)} micrograph names in the coordinates match no micrograph"
+    )
     raise CryopickError(
-        f"{what} of the micrograph names in the coordinates match a micrograph "
+        f"{what} "
         f"(coordinates name {few_unmatched}; micrographs are {few_known})",
         path=source,
         fix="names match by file stem: rename the files or the entries so the stems agree",
