@@ -41,3 +41,13 @@ def test_speed_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str
     stages = {row["stage"] for row in report["rows"]}
     assert {"read", "preprocess + LoG pick", "simulate", "evaluate", "write STAR", "read STAR"} <= stages
     assert all(row["seconds"] > 0 for row in report["rows"])
+
+
+def test_report_baseline_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_report_baseline").main(["--quick", "--json", str(tmp_path / "report.json")])
+    assert "picker" in capsys.readouterr().out
+    pickers = [row["picker"] for row in report["rows"]]
+    assert pickers[0] == "LoG (no training)" and any("MLP" in p for p in pickers) and any("CNN" in p for p in pickers)
+    for row in report["rows"]:
+        assert 0.0 <= row["average_precision"] <= 1.0 and row["pick_s_per_micrograph"] > 0
+    assert report["report_figures"]["mlp_val_accuracy"] == 0.955
