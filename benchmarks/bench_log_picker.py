@@ -16,15 +16,14 @@ time to simulation time measured in the same run (the machines are shared and no
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from _common import RESULTS, write_report
 
 from cryopick.evaluate import evaluate
 from cryopick.io.coords import read_coords
@@ -33,7 +32,6 @@ from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass(frozen=True)
@@ -112,20 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "log_picker",
         "command": "python benchmarks/bench_log_picker.py" + (" --quick" if args.quick else ""),
         "settings": {k: v for k, v in vars(args).items() if k != "json"},
-        "hardware": f"{platform.machine()} {platform.processor() or ''} ({_cpu_count()} CPU cores), CPU only".strip(),
-        "python": sys.version.split()[0],
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
-    return report
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return write_report(args.json, report)
 
 
 if __name__ == "__main__":

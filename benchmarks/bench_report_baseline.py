@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+
+from _common import RESULTS, write_report
 
 from cryopick.evaluate import evaluate
 from cryopick.io.coords import read_coords
@@ -38,7 +37,6 @@ from cryopick.simulate.structures import load_structure
 from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
 from cryopick.train import TrainConfig, train_classifier
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REPORT_THRESHOLD = 0.8
 
 
@@ -143,15 +141,11 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "report_baseline",
         "command": "python benchmarks/bench_report_baseline.py " + " ".join(argv or sys.argv[1:]),
         "settings": {k: v for k, v in vars(args).items() if k != "json"},
-        "hardware": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, CPU only",
         "report_figures": {"mlp_val_accuracy": 0.955, "cnn_val_accuracy": 0.965,
                            "mlp_precision_recall_at_0.8": [0.3, 0.4], "best_precision_recall": [0.5, 0.67]},
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
-    return report
+    return write_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,6 @@ micrograph in the same run, which is steadier than seconds on a shared machine.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _common import RESULTS, write_report
+
 from cryopick.evaluate import evaluate
 from cryopick.io.coords import read_coords, write_coords
 from cryopick.io.micrographs import read_micrograph, write_mrc
@@ -32,7 +30,6 @@ from cryopick.io.picks import make_picks
 from cryopick.log_picker import pick_log
 from cryopick.simulate import SimulationConfig, simulate_micrograph
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-micrographs-unlabeled"
 REAL_FILES = {"epu2.9_example.mrc": 150.0, "fei-extended.mrc": 150.0}  # particle diameter, Å
 
@@ -113,15 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "speed",
         "command": "python benchmarks/bench_speed.py" + (" --quick" if args.quick else ""),
-        "hardware": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, CPU only",
-        "python": sys.version.split()[0],
         "note": "seconds are the best of the repeats; ratio_to_read divides by reading the last micrograph",
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
-    return report
+    return write_report(args.json, report)
 
 
 if __name__ == "__main__":
