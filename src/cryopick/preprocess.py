@@ -80,7 +80,8 @@ class Preprocessed:
     name
         The micrograph's name (file stem).
     image
-        float32 (ny_work, nx_work), robust-normalised (median 0, robust std 1).
+        float32 (ny_work, nx_work), robust-normalised (median 0, robust std 1) by
+        :func:`preprocess`; mapped to 0..1 by :func:`cryopick.patches.prepare_image`.
     scale_x, scale_y
         Original pixels per working pixel along x (columns) and y (rows):
         ``nx_orig / nx_work`` and ``ny_orig / ny_work``.
@@ -89,8 +90,9 @@ class Preprocessed:
     diameter_px
         Particle diameter in working pixels.
     factor
-        The requested downsampling factor (>= 1); the exact per-axis factors are
-        ``scale_x`` and ``scale_y``.
+        The requested downsampling factor: >= 1 from :func:`preprocess`; below 1 when
+        :func:`cryopick.patches.prepare_image` enlarged a small particle. The exact
+        per-axis factors are ``scale_x`` and ``scale_y``.
     """
 
     name: str
