@@ -16,7 +16,7 @@ from cryopick.evaluate import Evaluation, evaluate
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import MicrographInfo, read_micrograph
-from cryopick.io.picks import check_inside, check_names_match, picks_for
+from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for
 from cryopick.report import plot_overlay, plot_pr_curve
 
 
@@ -62,11 +62,9 @@ def evaluate_command(
     truth_table = read_coords(truth, check_format(truth_format))
     if infos:
         # Judge only the micrographs given: truth elsewhere would count as missed.
-        given = truth_table["micrograph"].isin(list(shapes))
-        if given.any() and not given.all():
-            others = truth_table.loc[~given, "micrograph"].nunique()
+        truth_table, _, others = keep_given(truth_table, shapes)
+        if others:
             console.print(f"note: truth on {others} micrograph(s) not given to --micrographs is left out")
-            truth_table = truth_table.loc[given].reset_index(drop=True)
         for table, source in ((picks_table, picks), (truth_table, truth)):
             check_names_match(table, shapes, source)
             check_inside(table, shapes, source)

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console
+from cryopick.cli._common import check_format, check_positive, console, micrograph_infos
 from cryopick.errors import CryopickError
 from cryopick.io.coords import read_coords
-from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import read_micrograph, read_micrograph_info
-from cryopick.io.names import micrograph_name
-from cryopick.io.picks import check_inside, check_names_match
+from cryopick.io.micrographs import read_micrograph
+from cryopick.io.picks import check_inside, check_names_match, keep_given
 
 
 class ModelKind(str, Enum):
@@ -74,19 +72,17 @@ def train_command(
         raise CryopickError(
             f"--val-fraction must be between 0 and 1, got {validation_fraction}", fix="give e.g. --val-fraction 0.1"
         )
-    paths = list_micrographs(micrographs)
+    infos = micrograph_infos(micrographs, apix)
+    shapes = {info.name: info.shape for info in infos}
     labels = read_coords(coords, check_format(coords_format))
-    infos = {micrograph_name(path): read_micrograph_info(path, apix) for path in paths}
-    given = labels["micrograph"].isin(list(infos))
-    if given.any() and not given.all():
-        # Training on a subset of the labelled micrographs is normal; say what is left out.
-        others = labels.loc[~given, "micrograph"].nunique()
-        console.print(f"note: {int((~given).sum())} labels on {others} micrograph(s) not given are not used")
-        labels = labels.loc[given].reset_index(drop=True)
-    check_names_match(labels, infos.keys(), coords)
-    check_inside(labels, {name: info.shape for name, info in infos.items()}, coords)
-    labelled = [path for path in paths if micrograph_name(path) in set(labels["micrograph"])]
-    console.print(f"{len(labels)} labelled particles in {len(labelled)} of {len(paths)} micrograph(s)")
+    labels, n_left_out, others = keep_given(labels, shapes)
+    if others:
+        console.print(f"note: {n_left_out} labels on {others} micrograph(s) not given are not used")
+    check_names_match(labels, shapes, coords)
+    check_inside(labels, shapes, coords)
+    named = set(labels["micrograph"])
+    labelled = [info.path for info in infos if info.name in named]
+    console.print(f"{len(labels)} labelled particles in {len(labelled)} of {len(infos)} micrograph(s)")
 
     patch_config = PatchConfig(scheme=scheme.value, seed=seed)
     mics = (read_micrograph(path, apix) for path in labelled)

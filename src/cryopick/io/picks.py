@@ -151,6 +151,24 @@ def check_names_match(
     )
 
 
+def keep_given(picks: pd.DataFrame, micrograph_names: Iterable[str]) -> tuple[pd.DataFrame, int, int]:
+    """The rows on the given micrographs, when some rows are; and what was left out.
+
+    Working on a subset of the labelled micrographs is normal (train on some, judge
+    others). When no row is on a given micrograph the table is returned whole, so that
+    :func:`check_names_match` reports the mismatch.
+
+    Returns
+    -------
+    kept, n_rows_left_out, n_micrographs_left_out
+    """
+    given = picks["micrograph"].isin(list(micrograph_names))
+    if given.all() or not given.any():
+        return picks, 0, 0
+    left_out = picks.loc[~given]
+    return picks.loc[given].reset_index(drop=True), len(left_out), int(left_out["micrograph"].nunique())
+
+
 def check_inside(
     picks: pd.DataFrame,
     shapes: Mapping[str, tuple[int, int]],
