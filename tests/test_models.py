@@ -88,7 +88,7 @@ def test_dropout_active_in_train_mode_only(kind):
 
 
 def test_registry_and_errors():
-    assert set(MODEL_KINDS) == {"mlp", "cnn"}
+    assert set(MODEL_KINDS) == {"fcn", "mlp", "cnn"}
     assert isinstance(build_model("mlp"), ReportMLP)
     assert isinstance(build_model("cnn"), ReportVGG)
     with pytest.raises(CryopickError, match="unknown model kind 'resnet'.*mlp, cnn"):

@@ -45,7 +45,7 @@ from torch import nn
 
 from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
-from cryopick.models import MODEL_KINDS, build_model
+from cryopick.models import PATCH_MODEL_KINDS, build_model
 
 _EVAL_BATCH = 1024
 
@@ -57,7 +57,7 @@ class TrainConfig:
     Attributes
     ----------
     model
-        ``"mlp"`` or ``"cnn"`` (see :data:`cryopick.models.MODEL_KINDS`).
+        ``"mlp"`` or ``"cnn"`` (see :data:`cryopick.models.PATCH_MODEL_KINDS`).
     epochs
         Passes over the training patches (100).
     batch_size
@@ -94,7 +94,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.model in MODEL_KINDS, f"unknown model {self.model!r}", f"use one of: {', '.join(MODEL_KINDS)}"),
+            (self.model in PATCH_MODEL_KINDS, f"unknown model {self.model!r}",
+             f"use one of: {', '.join(PATCH_MODEL_KINDS)}"),
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}", "use e.g. 100"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}", "use e.g. 128"),
             (math.isfinite(self.learning_rate) and self.learning_rate > 0,

@@ -39,7 +39,7 @@ def pick_command(
     ),
     threshold: float | None = typer.Option(
         None, "--threshold", help="Keep picks scoring at least this (LoG: robust z, default 2.5; model: probability, "
-        "default the model's, 0.8)."
+        "default the model's: 0.5 for fcn, 0.8 for mlp/cnn)."
     ),
     all_peaks: bool = typer.Option(
         False, "--all-peaks", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`."
@@ -51,6 +51,9 @@ def pick_command(
         False, "--fill-nonfinite", help="Replace NaN/inf pixels with the median instead of stopping."
     ),
     device: str = typer.Option("auto", "--device", help="For --model: auto (CUDA when available), cpu, cuda or cuda:N."),
+    tta: bool = typer.Option(
+        False, "--tta", help="fcn models: average the network over the 8 rotations and mirror images (8x slower)."
+    ),
 ) -> None:
     """Pick particles in micrographs and write their coordinates.
 
@@ -58,7 +61,7 @@ def pick_command(
 
         cryopick pick mics/*.mrc --diameter 150 -o picks.star
 
-        cryopick pick mics/*.mrc --model mlp.cryopick -o picks.star
+        cryopick pick mics/*.mrc --model model.cryopick -o picks.star
 
     Every pick keeps its score (rlnAutopickFigureOfMerit in STAR). By default only
     picks above the method's cut are written; with --all-peaks every peak is, so a
@@ -71,7 +74,7 @@ def pick_command(
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
     method = method or (Method.model if model is not None else Method.log)
     pick_one = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
-        model, diameter, threshold, all_peaks, device
+        model, diameter, threshold, all_peaks, device, tta
     )
     paths = list_micrographs(micrographs)
     tables: list[pd.DataFrame] = []
@@ -96,20 +99,27 @@ def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool
     return lambda mic: pick_log(mic, diameter, config)
 
 
-def _model_picker(model: Path | None, diameter: float | None, threshold: float | None, all_peaks: bool, device: str):
+def _model_picker(model: Path | None, diameter: float | None, threshold: float | None, all_peaks: bool, device: str,
+                  tta: bool):
     if model is None:
         raise CryopickError("--method model needs a model file", fix="pass --model FILE from `cryopick train`")
     # torch is imported only when a model is used, so the LoG path and --help stay quick
     from cryopick.device import resolve_device
     from cryopick.models.checkpoint import load_model
-    from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
 
     loaded = load_model(model)
     torch_device = resolve_device(device)
     loaded.model.to(torch_device)
-    config = SlidingWindowConfig(threshold=0.0 if all_peaks else threshold)
     console.print(
         f"model {model.name}: {loaded.kind}, trained at {loaded.diameter_A:g} Å"
         + (f", picking at {diameter:g} Å" if diameter is not None else "")
     )
-    return lambda mic: pick_sliding_window(mic, loaded, diameter, config, torch_device)
+    if loaded.kind == "fcn":
+        from cryopick.fcn_picker import FCNPickConfig, pick_fcn
+
+        config = FCNPickConfig(threshold=0.0 if all_peaks else threshold, tta=tta)
+        return lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device)
+    from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
+
+    window_config = SlidingWindowConfig(threshold=0.0 if all_peaks else threshold)
+    return lambda mic: pick_sliding_window(mic, loaded, diameter, window_config, torch_device)

@@ -16,6 +16,7 @@ from cryopick.io.picks import check_inside, check_names_match, keep_given
 
 
 class ModelKind(str, Enum):
+    fcn = "fcn"
     mlp = "mlp"
     cnn = "cnn"
 
@@ -33,45 +34,73 @@ def train_command(
     diameter: float = typer.Option(..., "--diameter", "-d", help="Particle diameter in Å."),
     output: Path = typer.Option(..., "-o", "--output", help="Model file to write (e.g. model.cryopick)."),
     model: ModelKind = typer.Option(
-        ModelKind.mlp, "--model", help="mlp: the report's 4096-256-256-1 perceptron; cnn: its VGG-style network."
+        ModelKind.fcn, "--model", help="fcn: the fully convolutional picker, learns from sparse and partly wrong labels; "
+        "mlp: the report's 4096-256-256-1 perceptron; cnn: the report's VGG-style network."
     ),
     scheme: Scheme = typer.Option(
-        Scheme.a, "--scheme", help="Training examples: a = each particle and its 3 rotations; b = centred + offset crops."
+        Scheme.a, "--scheme", help="mlp/cnn examples: a = each particle and its 3 rotations; b = centred + offset crops."
     ),
-    epochs: int = typer.Option(100, "--epochs", help="Passes over the training examples (the report used 100)."),
-    validation_fraction: float = typer.Option(
-        0.1, "--val-fraction", help="Fraction of particles held out to measure accuracy each epoch."
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="fcn: most epochs per round (default 40; it stops by itself when converged); mlp/cnn: "
+        "passes over the examples (default 100, as the report)."
     ),
+    validation_fraction: float | None = typer.Option(
+        None, "--val-fraction", help="Held out to decide when to stop / to measure accuracy: fcn, the bottom "
+        "fraction of every micrograph (0.15); mlp/cnn, a fraction of the particles (0.1)."
+    ),
+    uncertain_masks: Path | None = typer.Option(
+        None, "--uncertain-masks", help="fcn: folder of masks named like the micrographs; non-zero pixels are "
+        "ignored in training (regions nobody labelled carefully)."
+    ),
+    background_masks: Path | None = typer.Option(
+        None, "--background-masks", help="fcn: folder of masks named like the micrographs; non-zero pixels are "
+        "certainly not particles (carbon, ice, empty areas)."
+    ),
+    min_label_score: float | None = typer.Option(
+        None, "--min-label-score", help="fcn: labels scoring below this (e.g. a picker's confidence) are ignored "
+        "with their surroundings instead of learned from."
+    ),
+    prior: float | None = typer.Option(
+        None, "--prior", help="fcn: fraction of unlabeled pixels near a particle centre; default: estimated "
+        "from the data (no need to know how many particles there are)."
+    ),
+    no_rotate: bool = typer.Option(False, "--no-rotate", help="fcn: turn crops by multiples of 90 degrees only."),
     seed: int = typer.Option(0, "--seed", help="Random seed for sampling, splitting and initialisation."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
     coords_format: str | None = typer.Option(None, "--coords-format", help="Format of --coords if not from suffix."),
 ) -> None:
-    """Train the report's patch classifier (MLP or VGG-style CNN) on labelled particles.
+    """Train a picker on labelled particles.
 
-    Example:
+    Examples:
+
+        cryopick train mics/*.mrc --coords labels.star --diameter 120 -o model.cryopick
 
         cryopick train mics/*.mrc --coords labels.star --diameter 120 --model mlp -o mlp.cryopick
 
-    Crops a box of 1.35 particle diameters around each labelled particle and around
-    background, rescaled to 64x64 and to 0..1, and trains with SGD (lr 0.001, momentum
-    0.9, batch 128) as the report did. Accuracy on held-out particles is printed as it
-    goes. The model file carries the particle size and preprocessing, so
+    fcn (default): a fully convolutional network learns from a fraction of the particles,
+    some labelled wrongly: everything unlabelled is treated as unknown (positive-unlabeled
+    learning), the number of particles is estimated from the data, labels that look wrong
+    are dropped, and training stops by itself when a held-out strip of every micrograph
+    stops improving. Masks can mark regions as background or as uncertain.
+
+    mlp / cnn: the report's patch classifiers: 64x64 crops of 1.35 diameters around labels
+    and background, SGD (lr 0.001, momentum 0.9, batch 128).
+
+    The model file carries the particle size and preprocessing, so
     `cryopick pick --model FILE` needs no training flags repeated.
     """
-    # torch is imported here, not at start-up, so other commands stay quick
-    from cryopick.models.checkpoint import save_model
-    from cryopick.patches import PatchConfig, build_patch_set
-    from cryopick.train import EpochLog, TrainConfig, train_classifier
-
     check_positive(diameter, "--diameter")
     check_positive(apix, "--apix")
-    if epochs < 1:
+    if epochs is not None and epochs < 1:
         raise CryopickError(f"--epochs must be at least 1, got {epochs}", fix="give e.g. --epochs 100")
-    if not 0.0 < validation_fraction < 1.0:
+    if validation_fraction is not None and not 0.0 < validation_fraction < (0.5 if model is ModelKind.fcn else 1.0):
         raise CryopickError(
-            f"--val-fraction must be between 0 and 1, got {validation_fraction}", fix="give e.g. --val-fraction 0.1"
+            f"--val-fraction must be between 0 and {0.5 if model is ModelKind.fcn else 1}, got {validation_fraction}",
+            fix="give e.g. --val-fraction 0.15",
         )
+    if prior is not None and not 0.0 < prior < 1.0:
+        raise CryopickError(f"--prior must be between 0 and 1, got {prior}", fix="leave it out to estimate it")
     infos = micrograph_infos(micrographs, apix)
     shapes = {info.name: info.shape for info in infos}
     labels = read_coords(coords, check_format(coords_format))
@@ -83,16 +112,33 @@ def train_command(
     named = set(labels["micrograph"])
     labelled = [info.path for info in infos if info.name in named]
     console.print(f"{len(labels)} labelled particles in {len(labelled)} of {len(infos)} micrograph(s)")
+    if model is ModelKind.fcn:
+        from cryopick.cli._train_fcn import train_fcn_command
 
-    patch_config = PatchConfig(scheme=scheme.value, seed=seed)
+        train_fcn_command(labelled, labels, diameter, output, apix=apix, max_epochs=epochs,
+                          validation_fraction=validation_fraction, uncertain_masks=uncertain_masks,
+                          background_masks=background_masks, min_label_score=min_label_score, prior=prior,
+                          rotate=not no_rotate, seed=seed, device=device)
+        return
+    _train_patch_classifier(labelled, labels, diameter, output, model.value, scheme.value, epochs or 100,
+                            validation_fraction or 0.1, seed, device, apix)
+
+
+def _train_patch_classifier(labelled: list[Path], labels, diameter: float, output: Path, kind: str, scheme: str,
+                            epochs: int, validation_fraction: float, seed: int, device: str,
+                            apix: float | None) -> None:
+    # torch is imported here, not at start-up, so other commands stay quick
+    from cryopick.models.checkpoint import save_model
+    from cryopick.patches import PatchConfig, build_patch_set
+    from cryopick.train import EpochLog, TrainConfig, train_classifier
+
+    patch_config = PatchConfig(scheme=scheme, seed=seed)
     mics = (read_micrograph(path, apix) for path in labelled)
     patch_set = build_patch_set(mics, labels, diameter, patch_config)
     n_pos = int(patch_set.labels.sum())
     console.print(f"{len(patch_set.labels)} training examples ({n_pos} particle, {len(patch_set.labels) - n_pos} background)")
 
-    config = TrainConfig(
-        model=model.value, epochs=epochs, validation_fraction=validation_fraction, seed=seed, device=device
-    )
+    config = TrainConfig(model=kind, epochs=epochs, validation_fraction=validation_fraction, seed=seed, device=device)
     every = max(1, epochs // 10)
 
     def report(log: EpochLog) -> None:
@@ -106,7 +152,7 @@ def train_command(
     save_model(
         output,
         result.model,
-        kind=model.value,
+        kind=kind,
         arch=result.arch,
         patch_config=asdict(patch_config),
         diameter_A=diameter,
@@ -114,5 +160,5 @@ def train_command(
     )
     final = result.history[-1]
     console.print(
-        f"trained {model.value} in {result.seconds:.0f} s: validation accuracy {final.val_accuracy:.3f} -> {output}"
+        f"trained {kind} in {result.seconds:.0f} s: validation accuracy {final.val_accuracy:.3f} -> {output}"
     )

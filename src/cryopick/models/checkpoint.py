@@ -6,12 +6,15 @@ A model file is one :func:`torch.save` of a dictionary of plain values, read bac
     format            "cryopick-model"
     format_version    1 (readers refuse newer versions with a clear message)
     cryopick_version  the version that wrote it
-    kind              "mlp" or "cnn" (cryopick.models.MODEL_KINDS)
+    kind              "fcn", "mlp" or "cnn" (cryopick.models.MODEL_KINDS)
     arch              keyword arguments that rebuild the network
     state_dict        the weights
-    picking           patch_config (PatchConfig as a dict), diameter_A (the particle
-                      diameter trained on), stride_fraction (window step as a fraction of
-                      the box: 0.2, the report's 36 px on 180), threshold (0.8)
+    picking           diameter_A (the particle diameter trained on), threshold (default
+                      cut on the score: 0.8 for the patch classifiers, the trained one for
+                      "fcn"); for "fcn": preprocess (PreprocessConfig as a dict) and
+                      min_distance_diameters (closest two picks may be); for "mlp"/"cnn":
+                      patch_config (PatchConfig as a dict) and stride_fraction (window step
+                      as a fraction of the box: 0.2, the report's 36 px on 180)
     training          epochs, seconds, n_train, n_val, val_accuracy, the configuration
                       and the per-epoch history as lists
 
@@ -58,6 +61,8 @@ class LoadedModel:
     threshold: float
     stride_fraction: float
     training: dict[str, Any] = field(default_factory=dict)
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    min_distance_diameters: float = 0.5
     cryopick_version: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -82,9 +87,10 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[str, Any] | None = None,
-               patch_config: Mapping[str, Any], diameter_A: float, threshold: float = DEFAULT_THRESHOLD,
-               training: Mapping[str, Any] | None = None,
-               stride_fraction: float = DEFAULT_STRIDE_FRACTION) -> None:
+               patch_config: Mapping[str, Any] | None = None, diameter_A: float,
+               threshold: float = DEFAULT_THRESHOLD, training: Mapping[str, Any] | None = None,
+               stride_fraction: float = DEFAULT_STRIDE_FRACTION, preprocess: Mapping[str, Any] | None = None,
+               min_distance_diameters: float = 0.5) -> None:
     """Write ``model`` and its picking settings to ``path`` (conventionally ``*.cryopick``), atomically.
 
     Parameters
@@ -94,11 +100,11 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[s
     model
         The trained network (any device; weights are stored on the CPU).
     kind
-        ``"mlp"`` or ``"cnn"``.
+        ``"fcn"``, ``"mlp"`` or ``"cnn"``.
     arch
         Keyword arguments that rebuild the network; None: ``model.arch``.
     patch_config
-        How patches were cut (``PatchConfig`` as a dict of plain values).
+        For the patch classifiers: how patches were cut (``PatchConfig`` as a dict).
     diameter_A
         Particle diameter in Å the model was trained at.
     threshold
@@ -107,6 +113,11 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[s
         Training record (e.g. :meth:`cryopick.train.TrainResult.summary`).
     stride_fraction
         Default window step as a fraction of the box (0.2 = box/5).
+    preprocess
+        For ``"fcn"``: how micrographs are brought to the working scale
+        (``PreprocessConfig`` as a dict).
+    min_distance_diameters
+        For ``"fcn"``: the closest two picks may be, in particle diameters.
     """
     if kind not in MODEL_KINDS:
         raise CryopickError(f"unknown model kind {kind!r}", fix=f"use one of: {', '.join(MODEL_KINDS)}")
@@ -127,7 +138,9 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[s
         "arch": arch,
         "state_dict": state,
         "picking": {
-            "patch_config": _plain(dict(patch_config), "patch_config"),
+            "patch_config": _plain(dict(patch_config or {}), "patch_config"),
+            "preprocess": _plain(dict(preprocess or {}), "preprocess"),
+            "min_distance_diameters": float(min_distance_diameters),
             "diameter_A": float(diameter_A),
             "stride_fraction": float(stride_fraction),
             "threshold": float(threshold),
@@ -182,6 +195,8 @@ def load_model(path: str | Path) -> LoadedModel:
             model=model.eval(), kind=kind, arch=arch, patch_config=dict(picking["patch_config"]),
             diameter_A=float(picking["diameter_A"]), threshold=float(picking["threshold"]),
             stride_fraction=float(picking["stride_fraction"]), training=dict(payload.get("training", {})),
+            preprocess=dict(picking.get("preprocess", {})),
+            min_distance_diameters=float(picking.get("min_distance_diameters", 0.5)),
             cryopick_version=str(payload.get("cryopick_version", "")), format_version=version)
     except (KeyError, TypeError, ValueError, RuntimeError, CryopickError) as exc:
         problem = exc.problem if isinstance(exc, CryopickError) else str(exc).splitlines()[0]

@@ -1,0 +1,53 @@
+"""The fcn branch of `cryopick train`: label maps, positive-unlabeled training, the model file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from cryopick.cli._common import console, progress_over
+from cryopick.fcn_data import FCN_PREPROCESS, labelled_image
+from cryopick.fcn_train import DenseTrainConfig, train_fcn
+from cryopick.io.masks import find_mask, read_mask
+from cryopick.io.micrographs import read_micrograph
+from cryopick.models.checkpoint import save_model
+
+
+def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float, output: Path, *,
+                      apix: float | None, max_epochs: int | None, validation_fraction: float | None,
+                      uncertain_masks: Path | None, background_masks: Path | None, min_label_score: float | None,
+                      prior: float | None, rotate: bool, seed: int, device: str) -> None:
+    """Train the fully convolutional picker and write its model file (see `cryopick train --help`)."""
+    config = DenseTrainConfig(
+        **({} if max_epochs is None else {"max_epochs": max_epochs}),
+        **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
+        prior=prior, rotate=rotate, seed=seed, device=device,
+    )
+    images = []
+    n_masks = {"uncertain": 0, "background": 0}
+    for path in progress_over(paths, "preparing"):
+        mic = read_micrograph(path, apix)
+        masks = {}
+        for kind, folder in (("uncertain", uncertain_masks), ("background", background_masks)):
+            found = find_mask(folder, mic.name) if folder is not None else None
+            if found is not None:
+                masks[kind] = read_mask(found, mic.shape)
+                n_masks[kind] += 1
+        images.append(labelled_image(
+            mic, labels.loc[labels["micrograph"] == mic.name], diameter_A,
+            positive_radius_diameters=config.positive_radius_diameters,
+            validation_fraction=config.validation_fraction, min_label_score=min_label_score, **masks,
+        ))
+    for kind, folder in (("uncertain", uncertain_masks), ("background", background_masks)):
+        if folder is not None:
+            console.print(f"{kind} masks: {n_masks[kind]} of {len(paths)} micrograph(s) have one in {folder}")
+    result = train_fcn(images, config, progress=console.print)
+    save_model(output, result.model, kind="fcn", arch=result.model.arch, diameter_A=diameter_A,
+               threshold=result.threshold, training=result.summary(), preprocess=asdict(FCN_PREPROCESS),
+               min_distance_diameters=config.min_distance_diameters)
+    console.print(
+        f"trained fcn in {result.seconds:.0f} s: about {result.n_particles_estimate:.0f} particles in the training "
+        f"micrographs, {result.n_labels_dropped} of {result.n_labels} labels dropped as wrong -> {output}"
+    )

@@ -1,0 +1,425 @@
+"""Training the fully convolutional picker from sparse, partly wrong labels.
+
+The user labels a fraction of the particles, some of them wrongly. Training is
+positive-unlabeled (:mod:`cryopick.pu`): pixels near a label are positive, everything
+else is unlabeled (except regions marked uncertain, ignored, or background, known
+negatives), and the non-negative PU risk needs the fraction of unlabeled pixels that
+are particle centres: the prior. Nobody has to give it; training runs in rounds:
+
+1. **A first guess** of the number of particles: the blobs of particle size the
+   Laplacian-of-Gaussian detector finds (:func:`cryopick.log_picker.log_score_map`).
+2. **Round 1**: nnPU with that prior (sigmoid loss, bounded, so a wrong label costs at
+   most 1), Adam, random crops with random rotation and mirroring.
+3. **Label cleaning and a better count**: every label is scored by the round-1
+   network. Labels scoring far below the labelled median (``clean_fraction`` of it) are
+   taken for wrong and dropped. Labels are a random sample of the particles, so half
+   the particles score above the median label score: the number of candidates above it,
+   doubled, estimates the number of particles, hence the prior.
+4. **Round 2** fine-tunes with the cleaned labels and the new prior.
+
+Each round stops by itself: after every epoch the nnPU risk is measured on a held-out
+strip of every micrograph; the learning rate halves when it has not improved for
+``lr_patience`` epochs, and training stops when it has not improved for ``patience``
+epochs (the log says so), keeping the best weights. Epoch length, crop size and radii
+are all set relative to the particle diameter at the working scale, so nothing needs
+tuning for a new particle or dataset size.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.spatial import cKDTree
+from scipy.special import expit
+
+from cryopick.detect import find_peaks
+from cryopick.device import resolve_device
+from cryopick.errors import CryopickError
+from cryopick.fcn_data import CropBatch, CropSampler, DenseImage, disc_map
+from cryopick.log_picker import log_score_map
+from cryopick.models.fcn import ParticleFCN
+from cryopick.pu import nn_pu_loss
+from cryopick.tiling import predict_tiled
+
+
+@dataclass(frozen=True)
+class DenseTrainConfig:
+    """How the fully convolutional picker is trained. Lengths are in particle diameters.
+
+    Attributes
+    ----------
+    positive_radius_diameters
+        Pixels this close to a label centre are positive (0.15 d).
+    min_distance_diameters
+        Minimum distance between candidates when counting (0.5 d).
+    crop_core_diameters, positive_core_diameters
+        Side of the core of a crop drawn anywhere (3 d) and of one centred near a label
+        (1 d); the network's context is added around each.
+    crops_per_batch, positive_crops_per_batch
+        Crops drawn anywhere / centred near a label per update.
+    learning_rate
+        Adam's initial step size.
+    max_epochs, patience, lr_patience
+        Per round: at most this many epochs; stop after ``patience`` epochs without a
+        better held-out risk; halve the learning rate after ``lr_patience``.
+    min_steps_per_epoch, max_steps_per_epoch
+        An epoch draws about as many crops as cover the training area once, within these bounds.
+    validation_fraction
+        Bottom fraction of every micrograph's rows held out to decide when to stop.
+    prior
+        Fraction of unlabeled pixels within ``positive_radius`` of a particle centre;
+        None (default) estimates it from the data.
+    rounds
+        1: one round with the first prior guess; 2 (default): clean labels, re-estimate
+        the prior and fine-tune.
+    clean_fraction
+        A label scoring below this fraction of the labelled median is dropped as wrong
+        (0 keeps every label).
+    rotate
+        Random rotation and mirroring of crops (False: multiples of 90 degrees).
+    loss
+        PU surrogate: ``"sigmoid"`` (bounded, robust to wrong labels) or ``"logistic"``.
+    channels, field_per_diameter
+        Network width and receptive field (in diameters).
+    seed, device
+        Reproducibility and where to train (``auto`` picks CUDA when present).
+    """
+
+    positive_radius_diameters: float = 0.15
+    min_distance_diameters: float = 0.5
+    crop_core_diameters: float = 3.0
+    positive_core_diameters: float = 1.0
+    crops_per_batch: int = 8
+    positive_crops_per_batch: int = 16
+    learning_rate: float = 2e-3
+    max_epochs: int = 40
+    patience: int = 5
+    lr_patience: int = 2
+    min_steps_per_epoch: int = 10
+    max_steps_per_epoch: int = 60
+    validation_fraction: float = 0.15
+    prior: float | None = None
+    rounds: int = 2
+    clean_fraction: float = 0.25
+    rotate: bool = True
+    loss: str = "logistic"
+    channels: int = 16
+    field_per_diameter: float = 1.5
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.rounds not in (1, 2):
+            raise CryopickError(f"rounds must be 1 or 2, got {self.rounds}", fix="use 2 (default) or 1")
+        if self.prior is not None and not 0.0 < self.prior < 1.0:
+            raise CryopickError(f"prior must be between 0 and 1, got {self.prior}", fix="leave it out to estimate it")
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise CryopickError(f"validation fraction must be in [0, 0.5), got {self.validation_fraction}",
+                                fix="use e.g. 0.15")
+        if self.max_epochs < 1 or self.patience < 1:
+            raise CryopickError("max_epochs and patience must be at least 1", fix="use the defaults")
+        if self.loss not in ("sigmoid", "logistic"):
+            raise CryopickError(f"unknown loss {self.loss!r}", fix="use 'sigmoid' or 'logistic'")
+
+
+@dataclass
+class EpochRecord:
+    """One epoch: round, epoch within it, mean training loss, held-out risk, learning rate, seconds so far."""
+
+    round: int
+    epoch: int
+    train_loss: float
+    val_risk: float
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class DenseTrainResult:
+    """The trained network and what training found out about the data."""
+
+    model: ParticleFCN
+    history: list[EpochRecord]
+    prior: float
+    n_particles_estimate: float
+    n_labels: int
+    n_labels_dropped: int
+    threshold: float
+    stop_reasons: list[str]
+    seconds: float
+    config: DenseTrainConfig
+    dropped_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Plain values for the model file."""
+        return {
+            "trainer": "fcn-pu", "seconds": round(self.seconds, 2), "prior": self.prior,
+            "n_particles_estimate": round(self.n_particles_estimate, 1), "n_labels": self.n_labels,
+            "n_labels_dropped": self.n_labels_dropped, "threshold": self.threshold,
+            "stop_reasons": list(self.stop_reasons), "config": asdict(self.config),
+            "history": [asdict(r) for r in self.history], **self.notes,
+        }
+
+
+Progress = Callable[[str], None]
+
+
+def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainConfig(),
+              progress: Progress | None = None) -> DenseTrainResult:
+    """Train a :class:`~cryopick.models.fcn.ParticleFCN` on labelled working-scale micrographs.
+
+    All images must share the working particle diameter (``preprocessed.diameter_px``).
+    ``progress`` receives one line per epoch and per decision (prior, cleaning, stopping).
+    """
+    say = progress or (lambda line: None)
+    if not images:
+        raise CryopickError("no labelled micrographs to train on", fix="give micrographs that have labels")
+    n_labels = sum(len(img.labels_xy) for img in images)
+    if n_labels == 0:
+        raise CryopickError("no labelled particles", fix="give a coordinate file with particles on these micrographs")
+    start = time.perf_counter()
+    diameter_px = float(np.median([img.preprocessed.diameter_px for img in images]))
+    radius_px = config.positive_radius_diameters * diameter_px
+    disc_px = int(disc_map((64, 64), np.array([[32.0, 32.0]]), radius_px).sum())
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = ParticleFCN.for_diameter(diameter_px, config.field_per_diameter, channels=config.channels).to(device)
+    area_px = float(sum(img.weight.sum() for img in images))
+
+    if config.prior is not None:
+        prior = config.prior
+        n_est = prior * area_px / disc_px
+        say(f"prior {prior:.4g} given")
+    else:
+        n_est = max(float(n_labels), _log_count(images, diameter_px))
+        prior = _prior_from_count(n_est, disc_px, area_px)
+        say(f"first guess: {n_est:.0f} particles (blob count), prior {prior:.4g}")
+    history: list[EpochRecord] = []
+    reasons: list[str] = []
+    dropped = 0
+    dropped_labels = pd.DataFrame({"micrograph": [], "x": [], "y": []})
+    labelled = images
+    for round_no in range(1, config.rounds + 1):
+        if round_no == 2:
+            maps = _probability_maps(model, labelled, device)
+            keep, scores_median = _clean_labels(maps, labelled, config, diameter_px)
+            kept = [img.labels_xy[k] for img, k in zip(labelled, keep)]
+            dropped_rows = [(img.name, *img.preprocessed.to_original(img.labels_xy[~k, 0], img.labels_xy[~k, 1]))
+                            for img, k in zip(labelled, keep)]
+            dropped_labels = pd.DataFrame({
+                "micrograph": [name for name, xs, _ in dropped_rows for _ in xs],
+                "x": np.concatenate([xs for _, xs, _ in dropped_rows]),
+                "y": np.concatenate([ys for _, _, ys in dropped_rows]),
+            })
+            dropped = len(dropped_labels)
+            say(f"label cleaning: {dropped} of {n_labels} labels score below {config.clean_fraction:g} x the "
+                f"labelled median ({scores_median:.3f}) and are dropped")
+            labelled = [img.with_labels(k, radius_px) for img, k in zip(labelled, kept)]
+            if config.prior is None:
+                n_est = _count_particles(maps, labelled, config, diameter_px)
+                prior = _prior_from_count(n_est, disc_px, area_px)
+                say(f"particle count from the labelled median: {n_est:.0f} (prior {prior:.4g})")
+        reason = _run_round(model, labelled, config, prior, round_no, rng, device, history, start, say)
+        reasons.append(reason)
+        say(f"round {round_no}: {reason}")
+
+    maps = _probability_maps(model, labelled, device)
+    threshold = 0.5
+    notes = {"count_threshold": _count_threshold(maps, config, diameter_px, n_est)}
+    model.cpu().eval()
+    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
+                            time.perf_counter() - start, config, dropped_labels, notes)
+
+
+def _prior_from_count(n_particles: float, disc_px: int, area_px: float) -> float:
+    return float(np.clip(n_particles * disc_px / max(area_px, 1.0), 1e-4, 0.5))
+
+
+def _log_count(images: list[DenseImage], diameter_px: float) -> float:
+    """Particle-sized blobs the LoG detector finds above its automatic cut, in all images."""
+    total = 0
+    for img in images:
+        x, _, _ = find_peaks(log_score_map(img.image, diameter_px), 0.7 * diameter_px, threshold=2.5)
+        total += x.size
+    return float(total)
+
+
+def _steps_per_epoch(images: list[DenseImage], config: DenseTrainConfig, core_px: int) -> int:
+    train_px = sum(img.validation_start_row * img.shape[1] for img in images)
+    steps = math.ceil(train_px / (config.crops_per_batch * core_px * core_px))
+    return int(np.clip(steps, config.min_steps_per_epoch, config.max_steps_per_epoch))
+
+
+def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, prior: float,
+               round_no: int, rng: np.random.Generator, device: torch.device, history: list[EpochRecord],
+               start: float, say: Progress) -> str:
+    diameter_px = float(np.median([img.preprocessed.diameter_px for img in images]))
+    core = max(16, int(round(config.crop_core_diameters * diameter_px)))
+    positive_core = max(4, int(round(config.positive_core_diameters * diameter_px)))
+    sampler = CropSampler(images, core, model.margin_px, config.rotate, rng, positive_core)
+    if not sampler.has_labels:
+        raise CryopickError("every label lies in the held-out strip or was dropped",
+                            fix="label more particles, or lower the validation fraction")
+    lr = config.learning_rate if round_no == 1 else config.learning_rate / 2
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = _steps_per_epoch(images, config, core)
+    best_risk, best_state, since_best, since_lr = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    reason = f"stopped after the maximum of {config.max_epochs} epochs"
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        losses = []
+        for _ in range(steps):
+            uniform, positive = sampler.sample(config.crops_per_batch, config.positive_crops_per_batch)
+            loss = _batch_loss(model, uniform, positive, prior, config.loss, device)
+            if loss is None:
+                continue
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        risk = _validation_risk(model, images, prior, config.loss, device)
+        record = EpochRecord(round_no, epoch, float(np.mean(losses)) if losses else math.nan, risk,
+                             optimiser.param_groups[0]["lr"], time.perf_counter() - start)
+        history.append(record)
+        say(f"round {round_no} epoch {epoch:>3}  loss {record.train_loss:.4f}  held-out risk {risk:.4f}  "
+            f"lr {record.learning_rate:.1e}  ({record.seconds:.0f} s)")
+        if math.isnan(risk) or not math.isfinite(best_risk) or risk < best_risk - 1e-4 * abs(best_risk):
+            best_risk, best_state, since_best, since_lr = risk, copy.deepcopy(model.state_dict()), 0, 0
+            continue
+        since_best += 1
+        since_lr += 1
+        if since_best >= config.patience:
+            best_epoch = epoch - since_best
+            reason = (f"converged: held-out risk has not improved for {config.patience} epochs "
+                      f"(best {best_risk:.4f} at epoch {best_epoch}); stopped at epoch {epoch}")
+            break
+        if since_lr >= config.lr_patience:
+            for group in optimiser.param_groups:
+                group["lr"] /= 2
+            since_lr = 0
+    model.load_state_dict(best_state)
+    return reason
+
+
+def _batch_loss(model: ParticleFCN, uniform: CropBatch, positive: CropBatch | None, prior: float, loss: str,
+                device: torch.device) -> torch.Tensor | None:
+    if positive is None:
+        return None
+    z_all = _core_logits(model, uniform, device)
+    z_unl = z_all[uniform.unlabeled.to(device)]
+    z_bg = z_all[uniform.background.to(device)]
+    z_pos = _core_logits(model, positive, device)[positive.positive.to(device)]
+    if z_unl.numel() == 0 or z_pos.numel() == 0:
+        return None
+    value, _ = nn_pu_loss(z_pos, z_unl, prior, loss=loss)
+    if z_bg.numel():
+        share = z_bg.numel() / (z_bg.numel() + z_unl.numel())
+        negative = torch.sigmoid(z_bg).mean() if loss == "sigmoid" else torch.nn.functional.softplus(z_bg).mean()
+        value = (1 - share) * value + share * negative
+    return value
+
+
+def _core_logits(model: ParticleFCN, batch: CropBatch, device: torch.device) -> torch.Tensor:
+    m, core = model.margin_px, batch.positive.shape[-1]
+    return model(batch.inputs.to(device))[:, 0, m:m + core, m:m + core]
+
+
+def _validation_risk(model: ParticleFCN, images: list[DenseImage], prior: float, loss: str,
+                     device: torch.device) -> float:
+    z_pos, z_unl = [], []
+    for img in images:
+        start = img.validation_start_row
+        if start >= img.shape[0]:
+            continue
+        top = max(0, start - model.margin_px)
+        logits = predict_tiled(model, img.image[top:], device=device)[start - top:]
+        weight = img.weight[start:] > 0.5
+        z_pos.append(logits[img.positive[start:] & weight])
+        z_unl.append(logits[weight & ~img.background[start:]])
+    pos = np.concatenate(z_pos) if z_pos else np.empty(0)
+    unl = np.concatenate(z_unl) if z_unl else np.empty(0)
+    if pos.size == 0 or unl.size == 0:
+        return math.nan
+    _, risk = nn_pu_loss(torch.from_numpy(pos), torch.from_numpy(unl), prior, loss=loss)
+    return float(risk)
+
+
+def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torch.device) -> list[np.ndarray]:
+    return [expit(predict_tiled(model, img.image, device=device)) for img in images]
+
+
+def _label_scores(prob: np.ndarray, labels_xy: np.ndarray, reach_px: float) -> np.ndarray:
+    """Each label's score: the highest probability within ``reach_px`` of it."""
+    out = np.empty(len(labels_xy))
+    r = int(math.ceil(reach_px))
+    ny, nx = prob.shape
+    for i, (x, y) in enumerate(labels_xy):
+        cx, cy = int(round(x)), int(round(y))
+        out[i] = prob[max(0, cy - r):min(ny, cy + r + 1), max(0, cx - r):min(nx, cx + r + 1)].max()
+    return out
+
+
+def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+                  diameter_px: float) -> tuple[list[np.ndarray], float]:
+    """Per image, which labels to keep (score at least ``clean_fraction`` of the median); and the median."""
+    reach = config.positive_radius_diameters * diameter_px
+    scores = [_label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
+    median = float(np.median(np.concatenate(scores)))
+    cut = config.clean_fraction * median
+    return [s >= cut for s in scores], median
+
+
+def _candidate_scores(maps: list[np.ndarray], config: DenseTrainConfig, diameter_px: float) -> np.ndarray:
+    return np.concatenate([find_peaks(p, config.min_distance_diameters * diameter_px)[2] for p in maps])
+
+
+def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+                     diameter_px: float) -> float:
+    return estimate_particle_count(maps, [img.labels_xy for img in images],
+                                   config.min_distance_diameters * diameter_px,
+                                   config.positive_radius_diameters * diameter_px)
+
+
+def estimate_particle_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
+                            reach_px: float) -> float:
+    """How many particles the score maps hold, from where the labelled ones rank.
+
+    Labels are a random sample of the particles, so the median label score splits the
+    particles in half: the candidates (peaks at least ``min_distance_px`` apart) scoring
+    at or above it, doubled, estimate the number of particles. A label's score is the
+    highest value within ``reach_px`` of it. Never fewer than the labels themselves.
+    """
+    scores = np.concatenate([_label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
+    if scores.size == 0:
+        return 0.0
+    median = float(np.median(scores))
+    candidates = np.concatenate([find_peaks(p, min_distance_px)[2] for p in maps])
+    return max(float(scores.size), 2.0 * float((candidates >= median).sum()))
+
+
+def _count_threshold(maps: list[np.ndarray], config: DenseTrainConfig, diameter_px: float,
+                     n_particles: float) -> float:
+    """The score of the ``n_particles``-th best candidate in the training images."""
+    candidates = np.sort(_candidate_scores(maps, config, diameter_px))[::-1]
+    if candidates.size == 0:
+        return 0.5
+    k = int(np.clip(round(n_particles), 1, candidates.size)) - 1
+    return float(candidates[k])
+
+
+def nearest_within(xy: np.ndarray, others_xy: np.ndarray, radius: float) -> np.ndarray:
+    """For each point, whether another set has a point within ``radius``."""
+    if len(xy) == 0 or len(others_xy) == 0:
+        return np.zeros(len(xy), dtype=bool)
+    dist, _ = cKDTree(others_xy).query(xy, distance_upper_bound=radius)
+    return np.isfinite(dist)
