@@ -1,0 +1,120 @@
+"""What the picker benchmarks share: a simulated train/test split, training cryopick's FCN, scoring."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cryopick.evaluate import evaluate
+from cryopick.fcn_data import FCN_PREPROCESS, labelled_image
+from cryopick.fcn_picker import FCNPickConfig, pick_fcn
+from cryopick.fcn_train import DenseTrainConfig, DenseTrainResult, nearest_within, train_fcn
+from cryopick.io.coords import CoordOptions, read_coords
+from cryopick.io.micrographs import read_micrograph
+from cryopick.models.checkpoint import LoadedModel, load_model, save_model
+from cryopick.simulate import SimulationConfig, simulate_dataset
+from cryopick.simulate.structures import load_structure
+
+
+@dataclass
+class Split:
+    """A simulated dataset cut into training and test micrographs."""
+
+    structure: str
+    diameter_A: float
+    apix: float
+    train_paths: list[Path]
+    test_paths: list[Path]
+    labels: pd.DataFrame        # the (sparse, partly wrong) training labels
+    wrong: pd.DataFrame         # which of them are wrong
+    truth_train: pd.DataFrame
+    truth_test: pd.DataFrame
+
+    @property
+    def radius_px(self) -> float:
+        return self.diameter_A / self.apix / 2.0
+
+    def label_stats(self) -> dict:
+        return {"n_train_particles": len(self.truth_train), "n_labels": len(self.labels),
+                "n_wrong_labels": len(self.wrong), "n_test_particles": len(self.truth_test)}
+
+
+def simulate_split(out: Path, structure: str, *, n_train: int, n_test: int, size: int, apix: float,
+                   snr: float | None, label_fraction: float, wrong_label_fraction: float, seed: int,
+                   junk: str = "some", crowding: str = "normal") -> Split:
+    config = SimulationConfig.with_presets(
+        crowding=crowding, junk=junk, n_micrographs=n_train + n_test, shape=(size, size), apix=apix,
+        structures=(structure,), snr=snr, label_fraction=label_fraction,
+        wrong_label_fraction=wrong_label_fraction, seed=seed,
+    )
+    simulate_dataset(out, config)
+    paths = sorted((out / "micrographs").glob("*.mrc"))
+    train, test = paths[:n_train], paths[n_train:]
+    train_names, test_names = {p.stem for p in train}, {p.stem for p in test}
+    truth = read_coords(out / "truth.star")
+    labels = read_coords(out / "labels.star", options=CoordOptions(allow_empty=True))
+    wrong = pd.read_csv(out / "labels_wrong.csv") if (out / "labels_wrong.csv").exists() else pd.DataFrame()
+    return Split(
+        structure, load_structure(structure).diameter_A, apix, train, test,
+        labels.loc[labels["micrograph"].isin(train_names)].reset_index(drop=True),
+        wrong.loc[wrong["micrograph"].isin(train_names)].reset_index(drop=True) if len(wrong) else wrong,
+        truth.loc[truth["micrograph"].isin(train_names)].reset_index(drop=True),
+        truth.loc[truth["micrograph"].isin(test_names)].reset_index(drop=True),
+    )
+
+
+def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path,
+                   log=None) -> tuple[LoadedModel, DenseTrainResult, float]:
+    """Train the FCN on the split's labels as `cryopick train` does; returns (model, result, seconds)."""
+    start = time.perf_counter()
+    images = []
+    for path in split.train_paths:
+        mic = read_micrograph(path)
+        images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
+                                     positive_radius_diameters=config.positive_radius_diameters,
+                                     validation_fraction=config.validation_fraction))
+    result = train_fcn(images, config, progress=log)
+    save_model(model_file, result.model, kind="fcn", arch=result.model.arch, diameter_A=split.diameter_A,
+               threshold=result.threshold, training=result.summary(), preprocess=asdict(FCN_PREPROCESS),
+               min_distance_diameters=config.min_distance_diameters)
+    seconds = time.perf_counter() - start
+    return load_model(model_file), result, seconds
+
+
+def pick_cryopick(split: Split, loaded: LoadedModel, tta: bool = False) -> tuple[pd.DataFrame, float]:
+    """Every candidate on the test micrographs (reading included); returns (picks, seconds per micrograph)."""
+    start = time.perf_counter()
+    config = FCNPickConfig(threshold=0.0, tta=tta)
+    picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, config) for p in split.test_paths],
+                      ignore_index=True)
+    return picks, (time.perf_counter() - start) / len(split.test_paths)
+
+
+def cleaning_stats(split: Split, result: DenseTrainResult) -> dict:
+    """How many labels training dropped, and how many of those were truly wrong."""
+    truly_wrong = 0
+    for name, dropped in result.dropped_labels.groupby("micrograph"):
+        wrong = split.wrong.loc[split.wrong["micrograph"] == name, ["x", "y"]].to_numpy() if len(split.wrong) else []
+        truly_wrong += int(nearest_within(dropped[["x", "y"]].to_numpy(), np.asarray(wrong).reshape(-1, 2), 1.5).sum())
+    return {"labels_dropped": result.n_labels_dropped, "dropped_truly_wrong": truly_wrong,
+            "particle_count_estimate": round(result.n_particles_estimate),
+            "prior_estimate": round(result.prior, 5)}
+
+
+def score(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float, threshold: float) -> dict:
+    e = evaluate(picks, truth, radius_px, threshold=threshold)
+    return {"precision": round(e.precision, 3), "recall": round(e.recall, 3), "f1": round(e.f1, 3),
+            "best_f1": round(e.best_f1, 3), "average_precision": round(e.average_precision, 3)}
+
+
+def set_threads(n: int) -> None:
+    torch.set_num_threads(int(n))
+
+
+__all__ = ["Split", "cleaning_stats", "nearest_within", "pick_cryopick", "score", "set_threads",
+           "simulate_split", "train_cryopick", "np"]
