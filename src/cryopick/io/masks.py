@@ -27,12 +27,14 @@ def find_mask(folder: str | Path, name: str) -> Path | None:
     if not folder.is_dir():
         raise CryopickError("mask folder not found", path=folder, fix="give a folder of mask images named like the "
                             "micrographs")
-    for stem in (name, f"{name}_mask", f"{name}.mask"):
-        for suffix in IMAGE_SUFFIXES:
-            candidate = folder / f"{stem}{suffix}"
-            if candidate.is_file():
-                return candidate
-    return None
+    stems = (name, f"{name}_mask", f"{name}.mask")
+    found: dict[tuple[int, int], Path] = {}
+    for entry in folder.iterdir():
+        suffix = entry.suffix.lower()
+        stem = entry.name[: len(entry.name) - len(entry.suffix)]
+        if stem in stems and suffix in IMAGE_SUFFIXES and entry.is_file():
+            found[(stems.index(stem), IMAGE_SUFFIXES.index(suffix))] = entry
+    return found[min(found)] if found else None
 
 
 def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
@@ -51,7 +53,10 @@ def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape == tuple(shape):
         return mask.copy()
     zoom = (shape[0] / mask.shape[0], shape[1] / mask.shape[1])
-    resized = ndimage.zoom(mask.astype(np.float32), zoom, order=1, grid_mode=True, mode="nearest")
+    area = mask.astype(np.float32)
+    if min(zoom) < 1:  # shrinking: average over the area each output pixel covers first
+        area = ndimage.uniform_filter(area, size=[max(1, round(1 / z)) for z in zoom], mode="nearest")
+    resized = ndimage.zoom(area, zoom, order=1, grid_mode=True, mode="nearest")
     out = np.zeros(shape, dtype=bool)
     h, w = min(shape[0], resized.shape[0]), min(shape[1], resized.shape[1])
     out[:h, :w] = resized[:h, :w] >= 0.5
