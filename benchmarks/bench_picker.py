@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-test", type=int, default=4)
     parser.add_argument("--size", type=int, default=1536, help="micrograph side, px")
     parser.add_argument("--apix", type=float, default=2.5, help="Å/px")
-    parser.add_argument("--snr", type=float, default=0.05, help="per-pixel SNR (see docs/simulator.md)")
+    parser.add_argument("--snr", type=float, default=None,
+                        help="per-pixel SNR (see docs/simulator.md); default: the noise of 40 e/Å^2")
     parser.add_argument("--label-fraction", type=float, default=0.2)
     parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
     parser.add_argument("--max-epochs", type=int, default=None, help="FCN: most epochs per round (default 40)")

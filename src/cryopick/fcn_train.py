@@ -67,9 +67,13 @@ class DenseTrainConfig:
         Crops drawn anywhere / centred near a label per update.
     learning_rate
         Adam's initial step size.
-    max_epochs, patience, lr_patience
-        Per round: at most this many epochs; stop after ``patience`` epochs without a
-        better held-out risk; halve the learning rate after ``lr_patience``.
+    max_epochs, min_epochs, patience, lr_patience
+        Per round: at most ``max_epochs`` and at least ``min_epochs`` epochs; stop after
+        ``patience`` epochs without a better (smoothed) held-out risk; halve the learning
+        rate after ``lr_patience``.
+    smoothing
+        The held-out risk is averaged exponentially over epochs (weight of the newest:
+        ``1 - smoothing``) before it is compared, so one lucky epoch does not end training.
     min_steps_per_epoch, max_steps_per_epoch
         An epoch draws about as many crops as cover the training area once, within these bounds.
     validation_fraction
@@ -101,8 +105,10 @@ class DenseTrainConfig:
     positive_crops_per_batch: int = 16
     learning_rate: float = 2e-3
     max_epochs: int = 40
+    min_epochs: int = 8
     patience: int = 5
     lr_patience: int = 2
+    smoothing: float = 0.5
     min_steps_per_epoch: int = 10
     max_steps_per_epoch: int = 60
     validation_fraction: float = 0.15
@@ -274,6 +280,8 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     steps = _steps_per_epoch(images, config, core)
     best_risk, best_state, since_best, since_lr = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    smoothed = math.nan
+    min_epochs = config.min_epochs if round_no == 1 else max(1, config.min_epochs // 2)
     reason = f"stopped after the maximum of {config.max_epochs} epochs"
     for epoch in range(1, config.max_epochs + 1):
         model.train()
@@ -288,20 +296,21 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
             optimiser.step()
             losses.append(float(loss.detach()))
         risk = _validation_risk(model, images, prior, config.loss, device)
+        smoothed = risk if epoch == 1 or math.isnan(smoothed) else config.smoothing * smoothed + (1 - config.smoothing) * risk
         record = EpochRecord(round_no, epoch, float(np.mean(losses)) if losses else math.nan, risk,
                              optimiser.param_groups[0]["lr"], time.perf_counter() - start)
         history.append(record)
-        say(f"round {round_no} epoch {epoch:>3}  loss {record.train_loss:.4f}  held-out risk {risk:.4f}  "
-            f"lr {record.learning_rate:.1e}  ({record.seconds:.0f} s)")
-        if math.isnan(risk) or not math.isfinite(best_risk) or risk < best_risk - 1e-4 * abs(best_risk):
-            best_risk, best_state, since_best, since_lr = risk, copy.deepcopy(model.state_dict()), 0, 0
+        say(f"round {round_no} epoch {epoch:>3}  loss {record.train_loss:.4f}  held-out risk {risk:.4f} "
+            f"(smoothed {smoothed:.4f})  lr {record.learning_rate:.1e}  ({record.seconds:.0f} s)")
+        if math.isnan(smoothed) or not math.isfinite(best_risk) or smoothed < best_risk - 1e-4 * abs(best_risk):
+            best_risk, best_state, since_best, since_lr = smoothed, copy.deepcopy(model.state_dict()), 0, 0
             continue
         since_best += 1
         since_lr += 1
-        if since_best >= config.patience:
+        if since_best >= config.patience and epoch >= min_epochs:
             best_epoch = epoch - since_best
-            reason = (f"converged: held-out risk has not improved for {config.patience} epochs "
-                      f"(best {best_risk:.4f} at epoch {best_epoch}); stopped at epoch {epoch}")
+            reason = (f"converged: held-out risk has not improved for {since_best} epochs "
+                      f"(best {best_risk:.4f}, smoothed, at epoch {best_epoch}); stopped at epoch {epoch}")
             break
         if since_lr >= config.lr_patience:
             for group in optimiser.param_groups:
@@ -359,13 +368,18 @@ def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torc
 
 
 def _label_scores(prob: np.ndarray, labels_xy: np.ndarray, reach_px: float) -> np.ndarray:
-    """Each label's score: the highest probability within ``reach_px`` of it."""
-    out = np.empty(len(labels_xy))
+    """Each label's score: the highest probability within a square of half-side ``reach_px`` around it.
+
+    A label with no pixel of the map in reach (far outside it) scores 0.
+    """
+    out = np.zeros(len(labels_xy))
     r = int(math.ceil(reach_px))
     ny, nx = prob.shape
     for i, (x, y) in enumerate(labels_xy):
         cx, cy = int(round(x)), int(round(y))
-        out[i] = prob[max(0, cy - r):min(ny, cy + r + 1), max(0, cx - r):min(nx, cx + r + 1)].max()
+        y0, y1, x0, x1 = max(0, cy - r), min(ny, cy + r + 1), max(0, cx - r), min(nx, cx + r + 1)
+        if y0 < y1 and x0 < x1:
+            out[i] = prob[y0:y1, x0:x1].max()
     return out
 
 
