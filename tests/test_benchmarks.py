@@ -61,3 +61,34 @@ def test_simulator_noise_stays_close_to_the_real_epu_micrograph(shared_data: Pat
     for row in rows:
         # measured 1.07 and 1.09 (docs/benchmarks.md); a broken noise model lands far outside
         assert 0.85 <= row["ratio"] <= 1.25, row
+
+
+def test_picker_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_picker").main(["--quick", "--json", str(tmp_path / "picker.json")])
+    assert "picker" in capsys.readouterr().out
+    rows = {row["picker"].split(" (")[0]: row for row in report["rows"]}
+    assert {"cryopick FCN", "LoG", "report CNN"} <= set(rows)
+    fcn = rows["cryopick FCN"]
+    assert fcn["n_labels"] > 0 and fcn["n_wrong_labels"] > 0  # sparse and partly wrong labels
+    assert fcn["labels_dropped"] >= fcn["dropped_truly_wrong"] >= 0
+    for row in report["rows"]:
+        assert 0.0 <= row["average_precision"] <= 1.0 and row["pick_s_per_micrograph"] > 0
+
+
+@pytest.mark.parametrize("experiment", ["snr", "rotation"])
+def test_fcn_defaults_benchmark_quick(experiment: str, tmp_path: Path) -> None:
+    report = load("bench_fcn_defaults").main(["--quick", "--experiment", experiment,
+                                              "--json", str(tmp_path / "out.json")])
+    assert json.loads((tmp_path / "out.json").read_text())["rows"] == report["rows"]
+    if experiment == "snr":
+        assert {"fcn_f1", "log_f1", "particle_count_estimate"} <= set(report["rows"][0])
+    else:
+        assert [(r["training"].startswith("random"), r["test_time_8_views"]) for r in report["rows"]] == [
+            (True, False), (True, True), (False, False), (False, True)]
+
+
+def test_pick_speed_benchmark_quick(tmp_path: Path) -> None:
+    report = load("bench_pick_speed").main(["--quick", "--json", str(tmp_path / "speed.json")])
+    (row,) = report["rows"]
+    assert row["read_downsample_s"] > 0 and row["pick_s"] > 0 and row["peak_rss_MiB"] > 0
+    assert row["ratio_pick_to_floor"] == pytest.approx(row["pick_s"] / row["read_downsample_s"], rel=0.15)

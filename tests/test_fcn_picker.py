@@ -177,9 +177,10 @@ def test_picks_are_where_the_particles_are_in_original_pixels(detector):
 
 def test_threshold_zero_keeps_every_candidate(detector):
     mic = _blob_micrograph()
-    at_model = pick_fcn(mic, detector)
-    every = pick_fcn(mic, detector, config=FCNPickConfig(threshold=0.0))
-    higher = pick_fcn(mic, detector, config=FCNPickConfig(threshold=0.99))
+    # these blobs are bright, unlike particles: the darkness guard is not what is tested here
+    at_model = pick_fcn(mic, detector, config=FCNPickConfig(contrast_guard_spreads=None))
+    every = pick_fcn(mic, detector, config=FCNPickConfig(threshold=0.0, contrast_guard_spreads=None))
+    higher = pick_fcn(mic, detector, config=FCNPickConfig(threshold=0.99, contrast_guard_spreads=None))
     assert len(every) > len(at_model) > len(higher)
     assert (at_model["score"] >= 0.5).all() and (every["score"] < 0.5).any()
     # the threshold only cuts the ranked list: the strongest candidates are the same picks
@@ -288,3 +289,28 @@ def test_fcn_model_file_with_wrong_arch_is_refused(tmp_path):
     with pytest.raises(RuntimeError):  # the file must rebuild this network: checked before writing
         save_model(tmp_path / "m.cryopick", _random_fcn(), kind="fcn", arch={"channels": 4}, diameter_A=DIAMETER_A)
     assert not (tmp_path / "m.cryopick").exists()
+
+
+def test_contrast_guard_drops_only_far_darker_candidates():
+    """Dark dots (ice, gold) far darker than the accepted particles go; brighter candidates (background) stay."""
+    from cryopick.fcn_picker import GUARD_MIN_CANDIDATES, contrast_guard
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((200, 200), dtype=np.float32)
+    xs, ys, values = [], [], []
+    for i in range(30):  # particles: mean about -1, spread 0.2, on a 6 x 5 grid
+        x, y = 20 + 30 * (i % 6), 20 + 35 * (i // 6)
+        xs.append(x)
+        ys.append(y)
+        values.append(-1.0 + 0.2 * rng.normal())
+    xs += [185, 185]
+    ys += [60, 120]
+    values += [-12.0, 3.0]  # a dark dot and a bright background spot
+    for x, y, v in zip(xs, ys, values):
+        image[y - 4:y + 5, x - 4:x + 5] = v
+    population = np.r_[np.ones(30, bool), False, False]
+    keep = contrast_guard(image, np.array(xs, float), np.array(ys, float), population, 16.0, 6.0)
+    assert keep[:30].all() and not keep[30] and keep[31]
+    few = np.zeros(32, bool)
+    few[: GUARD_MIN_CANDIDATES - 1] = True
+    assert contrast_guard(image, np.array(xs, float), np.array(ys, float), few, 16.0, 6.0).all()

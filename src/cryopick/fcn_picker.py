@@ -11,6 +11,9 @@
    stronger one is a candidate, with its probability as score (as crYOLO's CBOX keeps
    every candidate). The threshold is applied on output, so a later choice needs no new
    pass over the micrographs.
+4. A conventional guard beside the network (:func:`contrast_guard`): candidates far
+   darker than the accepted ones (dark dots of ice or gold) are dropped. A network trained positive-unlabeled sees too few of these rare objects
+   to learn that they are not particles, and ranks the darkest of them highest.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from scipy import ndimage
 from scipy.special import expit
 
 from cryopick.detect import find_peaks
@@ -47,12 +51,22 @@ class FCNPickConfig:
         Average the network over the 8 rotations and mirror images (8x slower).
     memory_cap_bytes
         Activation memory allowed per tile (None: 512 MiB).
+    contrast_guard_spreads
+        Drop candidates whose mean working-image value over half a diameter lies more than
+        this many robust spreads below the median of the candidates above the threshold
+        (dark dots of ice or gold, thick ice: no particle is that much darker than the
+        others); None turns the guard off. Brighter candidates (background) are kept. Needs at least
+        :data:`GUARD_MIN_CANDIDATES` candidates above the threshold.
     """
 
     threshold: float | None = None
     min_distance_diameters: float | None = None
     tta: bool = False
     memory_cap_bytes: int | None = None
+    contrast_guard_spreads: float | None = 6.0
+
+
+GUARD_MIN_CANDIDATES = 10
 
 
 def probability_map(model: torch.nn.Module, image: np.ndarray, *, tta: bool = False,
@@ -111,7 +125,32 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
     spacing = loaded.min_distance_diameters if config.min_distance_diameters is None else config.min_distance_diameters
     threshold = loaded.threshold if config.threshold is None else config.threshold
     x, y, score = find_peaks(prob, max(1.0, spacing * pre.diameter_px), threshold=threshold if threshold > 0 else None)
+    if config.contrast_guard_spreads is not None and x.size:
+        keep = contrast_guard(pre.image, x, y, score >= loaded.threshold, pre.diameter_px, config.contrast_guard_spreads)
+        x, y, score = x[keep], y[keep], score[keep]
     if x.size == 0:
         return empty_picks()
     x_orig, y_orig = pre.to_original(x, y)
     return make_picks(mic.name, x_orig, y_orig, score, diameter_A / float(mic.apix))
+
+
+def contrast_guard(image: np.ndarray, x: np.ndarray, y: np.ndarray, population: np.ndarray, diameter_px: float,
+                   n_spreads: float) -> np.ndarray:
+    """Which candidates are not far darker than the particle population (True = keep).
+
+    The feature is the image averaged over a square of half a diameter around each
+    candidate; centre and spread (1.4826 x MAD) are taken over the ``population``
+    candidates. With fewer than :data:`GUARD_MIN_CANDIDATES` of them, everything is kept.
+    """
+    keep = np.ones(x.size, dtype=bool)
+    if int(np.count_nonzero(population)) < GUARD_MIN_CANDIDATES:
+        return keep
+    size = max(3, int(round(0.5 * diameter_px)))
+    rows = np.clip(np.rint(y).astype(int), 0, image.shape[0] - 1)
+    cols = np.clip(np.rint(x).astype(int), 0, image.shape[1] - 1)
+    feature = ndimage.uniform_filter(np.asarray(image, dtype=np.float32), size, mode="reflect")[rows, cols]
+    centre = float(np.median(feature[population]))
+    spread = 1.4826 * float(np.median(np.abs(feature[population] - centre)))
+    if not spread > 0:
+        return keep
+    return feature >= centre - n_spreads * spread

@@ -110,7 +110,7 @@ class DenseTrainConfig:
     lr_patience: int = 2
     smoothing: float = 0.5
     min_steps_per_epoch: int = 10
-    max_steps_per_epoch: int = 60
+    max_steps_per_epoch: int = 40
     validation_fraction: float = 0.15
     prior: float | None = None
     rounds: int = 2
