@@ -119,11 +119,12 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     model.eval()
     try:
         with torch.inference_mode():
-            for y0 in range(0, height, core):
-                y1 = min(y0 + core, height)
+            core_y, core_x = _balanced(height, core), _balanced(width, core)
+            for y0 in range(0, height, core_y):
+                y1 = min(y0 + core_y, height)
                 ya, yb = max(0, y0 - margin_px), min(height, y1 + margin_px)
-                for x0 in range(0, width, core):
-                    x1 = min(x0 + core, width)
+                for x0 in range(0, width, core_x):
+                    x1 = min(x0 + core_x, width)
                     xa, xb = max(0, x0 - margin_px), min(width, x1 + margin_px)
                     tile = source[ya:yb, xa:xb].to(device)[None, None]
                     scores = model(tile)[0, 0, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
@@ -131,3 +132,13 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     finally:
         model.train(was_training)
     return out
+
+
+def _balanced(length: int, core: int) -> int:
+    """The core side that cuts ``length`` into as few tiles as ``core`` does, all nearly equal.
+
+    A 291 px image in 256 px cores would be one full tile and a 35 px sliver that still
+    pays for its full margins; two cores of 146 px cost less.
+    """
+    n_tiles = max(1, math.ceil(length / core))
+    return math.ceil(length / n_tiles)
