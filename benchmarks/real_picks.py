@@ -1,9 +1,11 @@
 """Picks on the real micrographs, for a person to judge: no truth exists for them.
 
 The real micrographs in ../shared/data/real-micrographs-unlabeled carry no labels, so
-this script plays the user who labels a few particles: it takes the reference-free LoG
-picker's strongest picks (``--label-fraction`` of what the LoG keeps at its automatic
-cut, the most confident first) as sparse, imperfect labels on the micrograph itself,
+this script plays the user who labels a few particles: it takes a random
+``--label-fraction`` of what the reference-free LoG picker keeps at its automatic cut as
+sparse, imperfect labels on the micrograph itself (random, as a person labels a sample
+of the particles; the strongest LoG picks only would make the particle-count estimate
+low, see docs/fcn_picker.md),
 trains the FCN from them with `cryopick train`'s defaults, and picks the micrograph.
 It draws the picks over the whole micrograph and over a zoomed centre, and writes
 ``docs/real_picks_<name>.png`` plus a JSON of the counts.
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--names", nargs="+", default=list(DIAMETERS_A))
     parser.add_argument("--label-fraction", type=float, default=0.2,
-                        help="labels = this fraction of the LoG picks, strongest first")
+                        help="labels = this fraction of the LoG picks, drawn at random")
     parser.add_argument("--zoom-px", type=int, default=1400)
     parser.add_argument("--json", type=Path, default=RESULTS / "real_picks.json")
     args = parser.parse_args(argv)
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
         mic = read_micrograph(REAL / name)
         diameter_A = DIAMETERS_A[name]
         log_picks = pick_log(mic, diameter_A, LoGConfig())
-        labels = log_picks.head(max(5, int(args.label_fraction * len(log_picks))))
+        n_labels = max(5, int(args.label_fraction * len(log_picks)))
+        labels = log_picks.sample(n=min(n_labels, len(log_picks)), random_state=0)
         start = time.perf_counter()
         image = labelled_image(mic, labels, diameter_A)
         result = train_fcn([image], DenseTrainConfig(seed=0), progress=print)

@@ -14,7 +14,9 @@ are particle centres: the prior. Nobody has to give it; training runs in rounds:
    network. Labels scoring far below the labelled median (``clean_fraction`` of it) are
    taken for wrong and dropped. Labels are a random sample of the particles, so half
    the particles score above the median label score: the number of candidates above it,
-   doubled, estimates the number of particles, hence the prior.
+   doubled, estimates the number of particles, hence the prior. When the labelled
+   median is below :data:`MIN_CONFIDENT_MEDIAN` the network cannot yet tell particles
+   apart and the first guess is kept; the count never exceeds discs covering half the area.
 4. **Round 2** fine-tunes with the cleaned labels and the new prior.
 
 Each round stops by itself: after every epoch the nnPU risk is measured on a held-out
@@ -231,8 +233,12 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
             say(f"label cleaning: {dropped} of {n_labels} labels score below {config.clean_fraction:g} x the "
                 f"labelled median ({scores_median:.3f}) and are dropped")
             labelled = [img.with_labels(k, radius_px) for img, k in zip(labelled, kept)]
-            if config.prior is None:
-                n_est = _count_particles(maps, labelled, config, diameter_px)
+            if config.prior is None and scores_median < MIN_CONFIDENT_MEDIAN:
+                say(f"labelled median {scores_median:.3f} is below {MIN_CONFIDENT_MEDIAN}: the network does not "
+                    f"yet tell particles apart, so the first guess ({n_est:.0f} particles) is kept")
+            elif config.prior is None:
+                n_est = min(_count_particles(maps, labelled, config, diameter_px),
+                            _packing_limit(area_px, diameter_px))
                 prior = _prior_from_count(n_est, disc_px, area_px)
                 say(f"particle count from the labelled median: {n_est:.0f} (prior {prior:.4g})")
         reason = _run_round(model, labelled, config, prior, round_no, rng, device, history, start, say)
@@ -245,6 +251,16 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
     model.cpu().eval()
     return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
                             time.perf_counter() - start, config, dropped_labels, notes)
+
+
+MIN_CONFIDENT_MEDIAN = 0.5
+"""Below this median label score after round 1 the count from the labels is not trusted
+(at low SNR most candidates then score above it and the count runs away)."""
+
+
+def _packing_limit(area_px: float, diameter_px: float) -> float:
+    """The most particles that fit: discs covering half the area (random close packing is ~0.55)."""
+    return 0.5 * area_px / (math.pi * diameter_px * diameter_px / 4.0)
 
 
 def _prior_from_count(n_particles: float, disc_px: int, area_px: float) -> float:
