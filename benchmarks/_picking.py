@@ -11,9 +11,10 @@ import pandas as pd
 import torch
 
 from cryopick.evaluate import evaluate
+from cryopick.fcn_count import nearest_within
 from cryopick.fcn_data import FCN_PREPROCESS, labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import DenseTrainConfig, DenseTrainResult, nearest_within, train_fcn
+from cryopick.fcn_train import DenseTrainConfig, DenseTrainResult, train_fcn
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import LoadedModel, load_model, save_model

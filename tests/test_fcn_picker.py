@@ -20,19 +20,7 @@ from cryopick.models.checkpoint import LoadedModel, load_model, save_model
 from cryopick.models.fcn import ParticleFCN
 from cryopick.preprocess import PreprocessConfig, preprocess
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Run this module's small convolutions on one thread (restored afterwards).
-
-    One thread is about as fast for these sizes, and immune to a busy second core: on a
-    shared 2-core machine, PyTorch's OpenMP threads waiting for a descheduled sibling made
-    the training here 5x slower (125 s instead of 24 s).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 APIX = 4.0
 DIAMETER_A = 100.0  # 25 px at 4 Å/px, 16 px at the working scale

@@ -22,15 +22,10 @@ import torch
 
 from cryopick.errors import CryopickError
 from cryopick.evaluate import evaluate
+from cryopick.fcn_count import estimate_particle_count, nearest_within
 from cryopick.fcn_data import FCN_PREPROCESS, dense_image, labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import (
-    DenseTrainConfig,
-    DenseTrainResult,
-    estimate_particle_count,
-    nearest_within,
-    train_fcn,
-)
+from cryopick.fcn_train import DenseTrainConfig, DenseTrainResult, train_fcn
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import load_model, save_model
@@ -39,19 +34,7 @@ from cryopick.preprocess import Preprocessed
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Run this module's small convolutions on one thread (restored afterwards).
-
-    One thread is about as fast for these sizes, and immune to a busy second core: on a
-    shared 2-core machine, PyTorch's OpenMP threads waiting for a descheduled sibling made
-    the training here 5x slower (125 s instead of 24 s).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ----------------------------------------------------------------------------- configuration
 

@@ -39,14 +39,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy.spatial import cKDTree
 from scipy.special import expit
 
-from cryopick.detect import find_peaks
 from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
+from cryopick.fcn_count import (
+    MIN_CONFIDENT_MEDIAN,
+    candidate_scores,
+    estimate_particle_count,
+    label_scores,
+    log_blob_count,
+    packing_limit,
+    prior_from_count,
+)
 from cryopick.fcn_data import CropBatch, CropSampler, DenseImage, disc_map
-from cryopick.log_picker import log_score_map
 from cryopick.models.fcn import ParticleFCN
 from cryopick.pu import nn_pu_loss
 from cryopick.tiling import predict_tiled
@@ -209,8 +215,8 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
         n_est = prior * area_px / disc_px
         say(f"prior {prior:.4g} given")
     else:
-        n_est = max(float(n_labels), _log_count(images, diameter_px))
-        prior = _prior_from_count(n_est, disc_px, area_px)
+        n_est = max(float(n_labels), log_blob_count([img.image for img in images], diameter_px))
+        prior = prior_from_count(n_est, disc_px, area_px)
         say(f"first guess: {n_est:.0f} particles (blob count), prior {prior:.4g}")
     history: list[EpochRecord] = []
     reasons: list[str] = []
@@ -238,8 +244,8 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
                     f"yet tell particles apart, so the first guess ({n_est:.0f} particles) is kept")
             elif config.prior is None:
                 n_est = min(_count_particles(maps, labelled, config, diameter_px),
-                            _packing_limit(area_px, diameter_px))
-                prior = _prior_from_count(n_est, disc_px, area_px)
+                            packing_limit(area_px, diameter_px))
+                prior = prior_from_count(n_est, disc_px, area_px)
                 say(f"particle count from the labelled median: {n_est:.0f} (prior {prior:.4g})")
         reason = _run_round(model, labelled, config, prior, round_no, rng, device, history, start, say)
         reasons.append(reason)
@@ -251,29 +257,6 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
     model.cpu().eval()
     return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
                             time.perf_counter() - start, config, dropped_labels, notes)
-
-
-MIN_CONFIDENT_MEDIAN = 0.5
-"""Below this median label score after round 1 the count from the labels is not trusted
-(at low SNR most candidates then score above it and the count runs away)."""
-
-
-def _packing_limit(area_px: float, diameter_px: float) -> float:
-    """The most particles that fit: discs covering half the area (random close packing is ~0.55)."""
-    return 0.5 * area_px / (math.pi * diameter_px * diameter_px / 4.0)
-
-
-def _prior_from_count(n_particles: float, disc_px: int, area_px: float) -> float:
-    return float(np.clip(n_particles * disc_px / max(area_px, 1.0), 1e-4, 0.5))
-
-
-def _log_count(images: list[DenseImage], diameter_px: float) -> float:
-    """Particle-sized blobs the LoG detector finds above its automatic cut, in all images."""
-    total = 0
-    for img in images:
-        x, _, _ = find_peaks(log_score_map(img.image, diameter_px), 0.7 * diameter_px, threshold=2.5)
-        total += x.size
-    return float(total)
 
 
 def _steps_per_epoch(images: list[DenseImage], config: DenseTrainConfig, core_px: int) -> int:
@@ -383,34 +366,14 @@ def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torc
     return [expit(predict_tiled(model, img.image, device=device)) for img in images]
 
 
-def _label_scores(prob: np.ndarray, labels_xy: np.ndarray, reach_px: float) -> np.ndarray:
-    """Each label's score: the highest probability within a square of half-side ``reach_px`` around it.
-
-    A label with no pixel of the map in reach (far outside it) scores 0.
-    """
-    out = np.zeros(len(labels_xy))
-    r = int(math.ceil(reach_px))
-    ny, nx = prob.shape
-    for i, (x, y) in enumerate(labels_xy):
-        cx, cy = int(round(x)), int(round(y))
-        y0, y1, x0, x1 = max(0, cy - r), min(ny, cy + r + 1), max(0, cx - r), min(nx, cx + r + 1)
-        if y0 < y1 and x0 < x1:
-            out[i] = prob[y0:y1, x0:x1].max()
-    return out
-
-
 def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
                   diameter_px: float) -> tuple[list[np.ndarray], float]:
     """Per image, which labels to keep (score at least ``clean_fraction`` of the median); and the median."""
     reach = config.positive_radius_diameters * diameter_px
-    scores = [_label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
+    scores = [label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
     median = float(np.median(np.concatenate(scores)))
     cut = config.clean_fraction * median
     return [s >= cut for s in scores], median
-
-
-def _candidate_scores(maps: list[np.ndarray], config: DenseTrainConfig, diameter_px: float) -> np.ndarray:
-    return np.concatenate([find_peaks(p, config.min_distance_diameters * diameter_px)[2] for p in maps])
 
 
 def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
@@ -420,36 +383,11 @@ def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: D
                                    config.positive_radius_diameters * diameter_px)
 
 
-def estimate_particle_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
-                            reach_px: float) -> float:
-    """How many particles the score maps hold, from where the labelled ones rank.
-
-    Labels are a random sample of the particles, so the median label score splits the
-    particles in half: the candidates (peaks at least ``min_distance_px`` apart) scoring
-    at or above it, doubled, estimate the number of particles. A label's score is the
-    highest value within ``reach_px`` of it. Never fewer than the labels themselves.
-    """
-    scores = np.concatenate([_label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
-    if scores.size == 0:
-        return 0.0
-    median = float(np.median(scores))
-    candidates = np.concatenate([find_peaks(p, min_distance_px)[2] for p in maps])
-    return max(float(scores.size), 2.0 * float((candidates >= median).sum()))
-
-
 def _count_threshold(maps: list[np.ndarray], config: DenseTrainConfig, diameter_px: float,
                      n_particles: float) -> float:
     """The score of the ``n_particles``-th best candidate in the training images."""
-    candidates = np.sort(_candidate_scores(maps, config, diameter_px))[::-1]
+    candidates = np.sort(candidate_scores(maps, config.min_distance_diameters * diameter_px))[::-1]
     if candidates.size == 0:
         return 0.5
     k = int(np.clip(round(n_particles), 1, candidates.size)) - 1
     return float(candidates[k])
-
-
-def nearest_within(xy: np.ndarray, others_xy: np.ndarray, radius: float) -> np.ndarray:
-    """For each point, whether another set has a point within ``radius``."""
-    if len(xy) == 0 or len(others_xy) == 0:
-        return np.zeros(len(xy), dtype=bool)
-    dist, _ = cKDTree(others_xy).query(xy, distance_upper_bound=radius)
-    return np.isfinite(dist)

@@ -11,6 +11,7 @@ import typer
 from cryopick.cli._common import check_format, check_positive, console, micrograph_infos
 from cryopick.errors import CryopickError
 from cryopick.io.coords import read_coords
+from cryopick.io.masks import check_mask_folder
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.picks import check_inside, check_names_match, keep_given
 
@@ -101,6 +102,9 @@ def train_command(
         )
     if prior is not None and not 0.0 < prior < 1.0:
         raise CryopickError(f"--prior must be between 0 and 1, got {prior}", fix="leave it out to estimate it")
+    for folder in (uncertain_masks, background_masks):
+        if folder is not None:
+            check_mask_folder(folder)
     infos = micrograph_infos(micrographs, apix)
     shapes = {info.name: info.shape for info in infos}
     labels = read_coords(coords, check_format(coords_format))

@@ -18,15 +18,21 @@ from cryopick.errors import CryopickError
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import IMAGE_SUFFIXES
 
-__all__ = ["find_mask", "read_mask", "resize_mask"]
+__all__ = ["check_mask_folder", "find_mask", "read_mask", "resize_mask"]
 
 
-def find_mask(folder: str | Path, name: str) -> Path | None:
-    """The mask file for micrograph ``name`` in ``folder``, or None when there is none."""
+def check_mask_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path; a one-line error when it is not an existing folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CryopickError("mask folder not found", path=folder, fix="give a folder of mask images named like the "
                             "micrographs")
+    return folder
+
+
+def find_mask(folder: str | Path, name: str) -> Path | None:
+    """The mask file for micrograph ``name`` in ``folder``, or None when there is none."""
+    folder = check_mask_folder(folder)
     stems = (name, f"{name}_mask", f"{name}.mask")
     found: dict[tuple[int, int], Path] = {}
     for entry in folder.iterdir():
