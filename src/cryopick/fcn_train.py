@@ -45,7 +45,6 @@ from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
 from cryopick.fcn_count import (
     MIN_CONFIDENT_MEDIAN,
-    candidate_scores,
     estimate_particle_count,
     label_scores,
     log_blob_count,
@@ -186,6 +185,10 @@ class DenseTrainResult:
 
 Progress = Callable[[str], None]
 
+DEFAULT_FCN_THRESHOLD = 0.5
+"""The probability a candidate needs to be picked by default (the nnPU network estimates
+P(particle centre); 0.5 is where it says particle rather than not)."""
+
 
 def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainConfig(),
               progress: Progress | None = None) -> DenseTrainResult:
@@ -251,12 +254,9 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
         reasons.append(reason)
         say(f"round {round_no}: {reason}")
 
-    maps = _probability_maps(model, labelled, device)
-    threshold = 0.5
-    notes = {"count_threshold": _count_threshold(maps, config, diameter_px, n_est)}
     model.cpu().eval()
-    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
-                            time.perf_counter() - start, config, dropped_labels, notes)
+    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, DEFAULT_FCN_THRESHOLD, reasons,
+                            time.perf_counter() - start, config, dropped_labels)
 
 
 def _steps_per_epoch(images: list[DenseImage], config: DenseTrainConfig, core_px: int) -> int:
@@ -381,13 +381,3 @@ def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: D
     return estimate_particle_count(maps, [img.labels_xy for img in images],
                                    config.min_distance_diameters * diameter_px,
                                    config.positive_radius_diameters * diameter_px)
-
-
-def _count_threshold(maps: list[np.ndarray], config: DenseTrainConfig, diameter_px: float,
-                     n_particles: float) -> float:
-    """The score of the ``n_particles``-th best candidate in the training images."""
-    candidates = np.sort(candidate_scores(maps, config.min_distance_diameters * diameter_px))[::-1]
-    if candidates.size == 0:
-        return 0.5
-    k = int(np.clip(round(n_particles), 1, candidates.size)) - 1
-    return float(candidates[k])
