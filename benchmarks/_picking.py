@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +12,18 @@ import torch
 
 from cryopick.evaluate import evaluate
 from cryopick.fcn_count import nearest_within
-from cryopick.fcn_data import FCN_PREPROCESS, labelled_image
+from cryopick.fcn_data import labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import DenseTrainConfig, DenseTrainResult, train_fcn
+from cryopick.fcn_train import (
+    DenseTrainConfig,
+    DenseTrainResult,
+    save_fcn_model,
+    train_fcn,
+)
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import read_micrograph
-from cryopick.models.checkpoint import LoadedModel, load_model, save_model
+from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.models.checkpoint import LoadedModel, load_model
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
@@ -80,9 +86,7 @@ def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path,
                                      positive_radius_diameters=config.positive_radius_diameters,
                                      validation_fraction=config.validation_fraction))
     result = train_fcn(images, config, progress=log)
-    save_model(model_file, result.model, kind="fcn", arch=result.model.arch, diameter_A=split.diameter_A,
-               threshold=result.threshold, training=result.summary(), preprocess=asdict(FCN_PREPROCESS),
-               min_distance_diameters=config.min_distance_diameters)
+    save_fcn_model(model_file, result, split.diameter_A)
     seconds = time.perf_counter() - start
     return load_model(model_file), result, seconds
 
@@ -93,6 +97,14 @@ def pick_cryopick(split: Split, loaded: LoadedModel, tta: bool = False) -> tuple
     config = FCNPickConfig(threshold=0.0, tta=tta)
     picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, config) for p in split.test_paths],
                       ignore_index=True)
+    return picks, (time.perf_counter() - start) / len(split.test_paths)
+
+
+def pick_log_test(split: Split) -> tuple[pd.DataFrame, float]:
+    """Every LoG peak on the test micrographs (reading included); returns (picks, seconds per micrograph)."""
+    start = time.perf_counter()
+    picks = pd.concat([pick_log(read_micrograph(p), split.diameter_A, LoGConfig(threshold=KEEP_ALL))
+                       for p in split.test_paths], ignore_index=True)
     return picks, (time.perf_counter() - start) / len(split.test_paths)
 
 
@@ -117,5 +129,5 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(int(n))
 
 
-__all__ = ["Split", "cleaning_stats", "nearest_within", "pick_cryopick", "score", "set_threads",
+__all__ = ["Split", "cleaning_stats", "nearest_within", "pick_cryopick", "pick_log_test", "score", "set_threads",
            "simulate_split", "train_cryopick", "np"]

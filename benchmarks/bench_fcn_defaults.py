@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
-
 from _common import RESULTS, write_report
-from _picking import cleaning_stats, pick_cryopick, score, set_threads, simulate_split, train_cryopick
+from _picking import (
+    cleaning_stats,
+    pick_cryopick,
+    pick_log_test,
+    score,
+    set_threads,
+    simulate_split,
+    train_cryopick,
+)
 
 from cryopick.fcn_train import DenseTrainConfig
-from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.log_picker import LoGConfig
 
 
 def _split(args: argparse.Namespace, workdir: Path, structure: str, snr: float | None):
@@ -47,10 +52,7 @@ def snr_rows(args: argparse.Namespace, workdir: Path) -> list[dict]:
             split = _split(args, workdir, structure, snr)
             loaded, result, train_s = train_cryopick(split, _config(args), workdir / f"{structure}_{snr}.cryopick")
             picks, pick_s = pick_cryopick(split, loaded)
-            start = time.perf_counter()
-            log_picks = pd.concat([pick_log(read_micrograph(p), split.diameter_A, LoGConfig(threshold=KEEP_ALL))
-                                   for p in split.test_paths])
-            log_s = (time.perf_counter() - start) / len(split.test_paths)
+            log_picks, log_s = pick_log_test(split)
             fcn, log = (score(picks, split.truth_test, split.radius_px, loaded.threshold),
                         score(log_picks, split.truth_test, split.radius_px, LoGConfig().auto_threshold))
             rows.append({"structure": structure, "diameter_A": round(split.diameter_A), "snr": snr,

@@ -33,13 +33,21 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from _common import RESULTS, write_report
-from _picking import Split, cleaning_stats, pick_cryopick, score, set_threads, simulate_split, train_cryopick
+from _picking import (
+    Split,
+    cleaning_stats,
+    pick_cryopick,
+    pick_log_test,
+    score,
+    set_threads,
+    simulate_split,
+    train_cryopick,
+)
 
 from cryopick.fcn_train import DenseTrainConfig
 from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.log_picker import LoGConfig
 
 TOPAZ_DEFAULT_THRESHOLD = -6.0
 REPORT_THRESHOLD = 0.8
@@ -55,10 +63,7 @@ def run_fcn(split: Split, args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def run_log(split: Split, args: argparse.Namespace, workdir: Path) -> dict:
-    start = time.perf_counter()
-    picks = pd.concat([pick_log(read_micrograph(p), split.diameter_A, LoGConfig(threshold=KEEP_ALL))
-                       for p in split.test_paths])
-    pick_s = (time.perf_counter() - start) / len(split.test_paths)
+    picks, pick_s = pick_log_test(split)
     cut = LoGConfig().auto_threshold
     return {"picker": "LoG (no training)", **score(picks, split.truth_test, split.radius_px, cut), "threshold": cut,
             "train_s": 0.0, "pick_s_per_micrograph": round(pick_s, 3)}

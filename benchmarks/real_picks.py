@@ -16,6 +16,7 @@ It draws the picks over the whole micrograph and over a zoomed centre, and write
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,15 +25,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
 from _common import RESULTS, write_report  # noqa: E402
 
 from cryopick.fcn_data import labelled_image  # noqa: E402
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn  # noqa: E402
-from cryopick.fcn_train import DenseTrainConfig, train_fcn  # noqa: E402
+from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
 from cryopick.log_picker import LoGConfig, pick_log  # noqa: E402
-from cryopick.models.checkpoint import LoadedModel  # noqa: E402
+from cryopick.models.checkpoint import load_model  # noqa: E402
 from cryopick.preprocess import fourier_crop  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-micrographs-unlabeled"
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
         image = labelled_image(mic, labels, diameter_A)
         result = train_fcn([image], DenseTrainConfig(seed=0), progress=print)
         train_s = time.perf_counter() - start
-        loaded = LoadedModel(model=result.model, kind="fcn", arch=result.model.arch, patch_config={},
-                             diameter_A=diameter_A, threshold=result.threshold, stride_fraction=0.2,
-                             preprocess={"working_diameter_px": 16.0, "highpass_diameters": 8.0})
+        with tempfile.TemporaryDirectory() as tmp:  # the model as `cryopick pick --model` reads it
+            save_fcn_model(Path(tmp) / "real.cryopick", result, diameter_A)
+            loaded = load_model(Path(tmp) / "real.cryopick")
         start = time.perf_counter()
         picks = pick_fcn(mic, loaded, None, FCNPickConfig())
         pick_s = time.perf_counter() - start

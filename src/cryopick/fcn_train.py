@@ -34,12 +34,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy.special import expit
 
 from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
@@ -51,7 +51,15 @@ from cryopick.fcn_count import (
     packing_limit,
     prior_from_count,
 )
-from cryopick.fcn_data import CropBatch, CropSampler, DenseImage, disc_map
+from cryopick.fcn_data import (
+    FCN_PREPROCESS,
+    CropBatch,
+    CropSampler,
+    DenseImage,
+    disc_map,
+)
+from cryopick.fcn_picker import probability_map
+from cryopick.models.checkpoint import save_model
 from cryopick.models.fcn import ParticleFCN
 from cryopick.pu import nn_pu_loss
 from cryopick.tiling import predict_tiled
@@ -363,7 +371,7 @@ def _validation_risk(model: ParticleFCN, images: list[DenseImage], prior: float,
 
 
 def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torch.device) -> list[np.ndarray]:
-    return [expit(predict_tiled(model, img.image, device=device)) for img in images]
+    return [probability_map(model, img.image, device=device) for img in images]
 
 
 def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
@@ -381,3 +389,11 @@ def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: D
     return estimate_particle_count(maps, [img.labels_xy for img in images],
                                    config.min_distance_diameters * diameter_px,
                                    config.positive_radius_diameters * diameter_px)
+
+
+def save_fcn_model(path: str | Path, result: DenseTrainResult, diameter_A: float) -> None:
+    """Write a trained FCN as a ``.cryopick`` model file: weights, the FCN's preprocessing,
+    spacing, threshold and the training record (see :mod:`cryopick.models.checkpoint`)."""
+    save_model(path, result.model, kind="fcn", arch=result.model.arch, diameter_A=diameter_A,
+               threshold=result.threshold, training=result.summary(), preprocess=asdict(FCN_PREPROCESS),
+               min_distance_diameters=result.config.min_distance_diameters)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from cryopick.cli._common import console, progress_over
-from cryopick.fcn_data import FCN_PREPROCESS, labelled_image
-from cryopick.fcn_train import DenseTrainConfig, train_fcn
+from cryopick.fcn_data import labelled_image
+from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
 from cryopick.io.masks import find_mask, read_mask
 from cryopick.io.micrographs import read_micrograph
-from cryopick.models.checkpoint import save_model
 
 
 def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float, output: Path, *,
@@ -44,9 +42,7 @@ def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float
         if folder is not None:
             console.print(f"{kind} masks: {n_masks[kind]} of {len(paths)} micrograph(s) have one in {folder}")
     result = train_fcn(images, config, progress=console.print)
-    save_model(output, result.model, kind="fcn", arch=result.model.arch, diameter_A=diameter_A,
-               threshold=result.threshold, training=result.summary(), preprocess=asdict(FCN_PREPROCESS),
-               min_distance_diameters=config.min_distance_diameters)
+    save_fcn_model(output, result, diameter_A)
     console.print(
         f"trained fcn in {result.seconds:.0f} s: about {result.n_particles_estimate:.0f} particles in the training "
         f"micrographs, {result.n_labels_dropped} of {result.n_labels} labels dropped as wrong -> {output}"

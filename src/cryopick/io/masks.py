@@ -50,7 +50,7 @@ def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
         raise CryopickError(f"mask is {data.shape[1]}x{data.shape[0]} px but its micrograph is "
                             f"{shape[1]}x{shape[0]} px", path=path,
                             fix="make the mask at the micrograph's own size")
-    return np.nan_to_num(np.asarray(data), nan=0.0) != 0
+    return np.asarray(data) != 0
 
 
 def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
