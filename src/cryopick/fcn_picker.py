@@ -12,8 +12,13 @@
    every candidate). The threshold is applied on output, so a later choice needs no new
    pass over the micrographs.
 4. A conventional guard beside the network (:func:`contrast_guard`): candidates far
-   darker than the accepted ones (dark dots of ice or gold) are dropped. A network trained positive-unlabeled sees too few of these rare objects
-   to learn that they are not particles, and ranks the darkest of them highest.
+   darker or far more textured than the accepted ones (dark dots of ice or gold, carbon,
+   ice edges) are dropped. A network trained positive-unlabeled sees too few of these
+   rare objects to learn that they are not particles, and ranks the darkest of them
+   highest.
+
+The image is mirrored past its border before the network sees it: the zeros of "same"
+padding are nothing the network met in training, and it put false picks along the edges.
 """
 
 from __future__ import annotations
@@ -52,11 +57,13 @@ class FCNPickConfig:
     memory_cap_bytes
         Activation memory allowed per tile (None: 512 MiB).
     contrast_guard_spreads
-        Drop candidates whose mean working-image value over half a diameter lies more than
-        this many robust spreads below the median of the candidates above the threshold
-        (dark dots of ice or gold, thick ice: no particle is that much darker than the
-        others); None turns the guard off. Brighter candidates (background) are kept. Needs at least
-        :data:`GUARD_MIN_CANDIDATES` candidates above the threshold.
+        Drop candidates far darker or far more textured than the particles: more than this
+        many robust spreads beyond the median of the candidates above the threshold, in
+        the mean over half a diameter (dark dots of ice or gold, thick ice) or in the
+        standard deviation over one diameter (dots, carbon, ice edges: high-contrast
+        objects); see :func:`contrast_guard`. None turns the guard off. Brighter or
+        flatter candidates are kept. Needs at least :data:`GUARD_MIN_CANDIDATES`
+        candidates above the threshold.
     """
 
     threshold: float | None = None
@@ -77,6 +84,10 @@ def probability_map(model: torch.nn.Module, image: np.ndarray, *, tta: bool = Fa
     back) are averaged before the sigmoid.
     """
     source = network_input(image)
+    margin = int(getattr(model, "margin_px", 0))
+    pad = min(margin, source.shape[0] - 1, source.shape[1] - 1)
+    if pad > 0:  # mirror the image past its border: a zero border is nothing the network saw in training
+        source = np.pad(source, pad, mode="reflect")
     if not tta:
         logits = predict_tiled(model, source, memory_cap_bytes=memory_cap_bytes, device=device)
     else:
@@ -89,6 +100,8 @@ def probability_map(model: torch.nn.Module, image: np.ndarray, *, tta: bool = Fa
                 out = np.rot90(out, -k)
                 logits += out[:, ::-1] if mirror else out
         logits /= 8.0
+    if pad > 0:
+        logits = logits[pad:-pad, pad:-pad]
     return expit(logits).astype(np.float32, copy=False)
 
 
@@ -136,21 +149,29 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
 
 def contrast_guard(image: np.ndarray, x: np.ndarray, y: np.ndarray, population: np.ndarray, diameter_px: float,
                    n_spreads: float) -> np.ndarray:
-    """Which candidates are not far darker than the particle population (True = keep).
+    """Which candidates are neither far darker nor far more textured than the particles (True = keep).
 
-    The feature is the image averaged over a square of half a diameter around each
-    candidate; centre and spread (1.4826 x MAD) are taken over the ``population``
-    candidates. With fewer than :data:`GUARD_MIN_CANDIDATES` of them, everything is kept.
+    Two features: darkness, minus the image's mean over a square of half a diameter around
+    each candidate, and texture, the image's standard deviation over a square of one
+    diameter. For each, centre and spread (1.4826 x MAD) are taken over the ``population``
+    candidates, and a candidate more than ``n_spreads`` spreads above the centre is
+    dropped. With fewer than :data:`GUARD_MIN_CANDIDATES` population candidates,
+    everything is kept.
     """
     keep = np.ones(x.size, dtype=bool)
     if int(np.count_nonzero(population)) < GUARD_MIN_CANDIDATES:
         return keep
-    size = max(3, int(round(0.5 * diameter_px)))
+    image = np.asarray(image, dtype=np.float32)
     rows = np.clip(np.rint(y).astype(int), 0, image.shape[0] - 1)
     cols = np.clip(np.rint(x).astype(int), 0, image.shape[1] - 1)
-    feature = ndimage.uniform_filter(np.asarray(image, dtype=np.float32), size, mode="reflect")[rows, cols]
-    centre = float(np.median(feature[population]))
-    spread = 1.4826 * float(np.median(np.abs(feature[population] - centre)))
-    if not spread > 0:
-        return keep
-    return feature >= centre - n_spreads * spread
+    half = max(3, int(round(0.5 * diameter_px)))
+    whole = max(3, int(round(diameter_px)))
+    darkness = -ndimage.uniform_filter(image, half, mode="reflect")[rows, cols]
+    mean = ndimage.uniform_filter(image, whole, mode="reflect")
+    texture = np.sqrt(np.maximum(ndimage.uniform_filter(image * image, whole, mode="reflect") - mean * mean, 0.0))
+    for feature in (darkness, texture[rows, cols]):
+        centre = float(np.median(feature[population]))
+        spread = 1.4826 * float(np.median(np.abs(feature[population] - centre)))
+        if spread > 0:
+            keep &= feature <= centre + n_spreads * spread
+    return keep
