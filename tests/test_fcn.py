@@ -22,9 +22,10 @@ def _model(seed: int = 0, **kwargs) -> ParticleFCN:
     return ParticleFCN(**kwargs).eval()
 
 
-@pytest.mark.parametrize("shape", [(2, 1, 37, 53), (1, 1, 1, 1), (1, 1, 300, 17)])
-def test_output_shape_equals_input_shape(shape):
-    out = _model()(torch.randn(shape))
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("shape", [(2, 1, 37, 53), (1, 1, 1, 1), (1, 1, 300, 17), (1, 1, 2, 3)])
+def test_output_shape_equals_input_shape(shape, stride):
+    out = _model(stride=stride)(torch.randn(shape))
     assert out.shape == shape
     assert out.dtype == torch.float32
 
@@ -36,11 +37,11 @@ def test_accepts_three_dimensional_batch_and_rejects_channels():
         model(torch.randn(1, 2, 20, 20))
 
 
-def _influence_box(model: nn.Module, size: int = 101) -> tuple[int, int]:
+def _influence_box(model: nn.Module, size: int = 101, offset: int = 0) -> tuple[int, int]:
     """Height and width of the bounding box of input pixels with non-zero gradient on the central output."""
     torch.manual_seed(1)
     x = torch.randn(1, 1, size, size, requires_grad=True)
-    model(x)[0, 0, size // 2, size // 2].backward()
+    model(x)[0, 0, size // 2 + offset, size // 2 + offset].backward()
     rows, cols = np.nonzero(x.grad[0, 0].numpy())
     return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
 
@@ -52,6 +53,24 @@ def test_receptive_field_is_exactly_the_declared_one(kwargs):
     rf = model.receptive_field_px
     assert _influence_box(model) == (rf, rf)
     assert model.margin_px == (rf - 1) // 2
+
+
+@pytest.mark.parametrize("dilations", [(1, 2, 2), (1, 2, 4, 1), ()])
+def test_stride_two_field_holds_for_even_and_odd_pixels_and_the_margin_is_on_the_grid(dilations):
+    model = _model(dilations=dilations, stride=2)
+    rf = model.receptive_field_px
+    assert rf == 5 + 4 * sum(dilations)
+    assert _influence_box(model, offset=0) == (rf, rf)
+    assert _influence_box(model, offset=1) == (rf, rf)
+    assert model.margin_px % 2 == 0 and model.margin_px >= (rf - 1) // 2
+
+
+def test_stride_two_costs_about_a_quarter():
+    full, coarse = ParticleFCN.for_diameter(16), ParticleFCN.for_diameter(16, stride=2)
+    assert coarse.receptive_field_px >= round(1.5 * 16)
+    assert coarse.multiply_adds_per_px() < 0.25 * full.multiply_adds_per_px()
+    with pytest.raises(ValueError, match="stride"):
+        ParticleFCN(stride=3)
 
 
 def test_perturbation_outside_the_field_changes_nothing_inside_changes_the_output():
@@ -91,8 +110,9 @@ def test_dilations_for_receptive_field_are_dense():
         ParticleFCN(first_kernel_px=4)
 
 
-def test_arch_rebuilds_the_same_network():
-    model = _model(channels=8, dilations=(1, 2, 3), head_channels=4)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_arch_rebuilds_the_same_network(stride):
+    model = _model(channels=8, dilations=(1, 2, 3), head_channels=4, stride=stride)
     arch = json.loads(json.dumps(model.arch))  # plain values only
     rebuilt = ParticleFCN(**arch).eval()
     rebuilt.load_state_dict(model.state_dict())

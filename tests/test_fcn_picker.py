@@ -29,9 +29,9 @@ BLOBS_XY = np.array([[30.0, 40.0], [120.0, 35.0], [250.0, 60.0], [395.0, 45.0], 
                      [200.0, 140.0], [330.0, 170.0], [100.0, 270.0], [240.0, 262.0], [405.0, 283.0]])
 
 
-def _random_fcn(seed: int = 0) -> ParticleFCN:
+def _random_fcn(seed: int = 0, stride: int = 1) -> ParticleFCN:
     torch.manual_seed(seed)
-    return ParticleFCN.for_diameter(FCN_PREPROCESS.working_diameter_px, channels=8).eval()
+    return ParticleFCN.for_diameter(FCN_PREPROCESS.working_diameter_px, channels=8, stride=stride).eval()
 
 
 def _detector_fcn(gain: float = 2.0, offset: float = 3.0) -> ParticleFCN:
@@ -111,8 +111,9 @@ def test_probability_map_saturates_without_warnings():
         assert (prob == (0.0 if offset > 0 else 1.0)).all()
 
 
-def test_probability_map_tiled_equals_untiled():
-    model, image = _random_fcn(), _image((150, 170))
+@pytest.mark.parametrize("stride", [1, 2])
+def test_probability_map_tiled_equals_untiled(stride):
+    model, image = _random_fcn(stride=stride), _image((150, 171))
     whole = probability_map(model, image)
     np.testing.assert_allclose(probability_map(model, image, memory_cap_bytes=model.activation_bytes_per_px() * 2000),
                                whole, rtol=0, atol=1e-6)
@@ -133,10 +134,11 @@ _VIEWS = {
 }
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("view", list(_VIEWS))
-def test_tta_is_exactly_rotation_and_mirror_equivariant(view):
+def test_tta_is_exactly_rotation_and_mirror_equivariant(view, stride):
     turn = _VIEWS[view]
-    model, image = _random_fcn(1), _image()
+    model, image = _random_fcn(1, stride), _image()
     turned = np.ascontiguousarray(turn(image))
     with_tta = probability_map(model, turned, tta=True)
     np.testing.assert_allclose(with_tta, turn(probability_map(model, image, tta=True)), rtol=0, atol=1e-5)
@@ -247,8 +249,9 @@ def test_patch_classifier_is_refused(tmp_path):
 # ----------------------------------------------------------------------------- the model file
 
 
-def test_fcn_model_file_round_trip(tmp_path):
-    model = _random_fcn(7)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fcn_model_file_round_trip(tmp_path, stride):
+    model = _random_fcn(7, stride)
     preprocess_dict = asdict(PreprocessConfig(working_diameter_px=12.0, highpass_diameters=None))
     path = tmp_path / "models" / "fcn.cryopick"
     save_model(path, model, kind="fcn", arch=model.arch, diameter_A=137.5, threshold=0.35,
@@ -267,6 +270,7 @@ def test_fcn_model_file_round_trip(tmp_path):
     with torch.inference_mode():
         assert torch.equal(loaded.model(image), model(image))
     assert loaded.model.margin_px == model.margin_px
+    assert loaded.model.stride == stride
 
 
 def test_fcn_model_file_keeps_the_working_scale(tmp_path):

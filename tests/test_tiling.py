@@ -49,6 +49,19 @@ def test_tiled_equals_untiled(model, shape, tile):
     assert len(counter.shapes) == n_tiles
 
 
+@pytest.mark.parametrize(("shape", "tile"), [((300, 517), 64), ((101, 99), 33), ((20, 23), 3), ((1, 90), 7),
+                                             ((1, 1), 4), ((41, 260), 10)])
+def test_stride_two_tiled_equals_untiled(shape, tile):
+    """Tiles start on even pixels, so the coarse grid is the same in every tile."""
+    torch.manual_seed(0)
+    model = ParticleFCN.for_diameter(16, stride=2).eval()
+    image = _image(shape, seed=3)
+    tiled = predict_tiled(model, image, tile_px=tile)
+    np.testing.assert_allclose(tiled, _untiled(model, image), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of the model's stride"):
+        predict_tiled(model, image, margin_px=model.margin_px + 1)
+
+
 def test_too_small_margin_is_not_exact(model):
     """The equality test can fail: a margin below the field radius changes the seams."""
     image = _image((120, 130), seed=1)

@@ -106,8 +106,9 @@ class DenseTrainConfig:
         Random rotation and mirroring of crops (False: multiples of 90 degrees).
     loss
         PU surrogate: ``"sigmoid"`` (bounded, robust to wrong labels) or ``"logistic"``.
-    channels, field_per_diameter
-        Network width and receptive field (in diameters).
+    channels, field_per_diameter, stride
+        Network width, receptive field (in diameters) and the stride of its trunk (2:
+        the dilated layers run on a grid of every other pixel, a quarter of the cost).
     seed, device
         Reproducibility and where to train (``auto`` picks CUDA when present).
     """
@@ -134,6 +135,7 @@ class DenseTrainConfig:
     loss: str = "logistic"
     channels: int = 16
     field_per_diameter: float = 1.5
+    stride: int = 2
     seed: int = 0
     device: str = "cpu"
 
@@ -198,6 +200,12 @@ DEFAULT_FCN_THRESHOLD = 0.5
 P(particle centre); 0.5 is where it says particle rather than not)."""
 
 
+def build_network(diameter_px: float, config: DenseTrainConfig = DenseTrainConfig()) -> ParticleFCN:
+    """The untrained network :func:`train_fcn` starts from, for a particle ``diameter_px`` wide at the working scale."""
+    return ParticleFCN.for_diameter(diameter_px, config.field_per_diameter, channels=config.channels,
+                                    stride=config.stride)
+
+
 def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainConfig(),
               progress: Progress | None = None) -> DenseTrainResult:
     """Train a :class:`~cryopick.models.fcn.ParticleFCN` on labelled working-scale micrographs.
@@ -218,7 +226,7 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = ParticleFCN.for_diameter(diameter_px, config.field_per_diameter, channels=config.channels).to(device)
+    model = build_network(diameter_px, config).to(device)
     area_px = float(sum(img.weight.sum() for img in images))
 
     if config.prior is not None:

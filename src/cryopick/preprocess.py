@@ -35,8 +35,9 @@ MIN_DIAMETER_PX = 4.0
 MAD_TO_STD = 1.482602218505602
 """Ratio of the standard deviation to the median absolute deviation for a Gaussian."""
 
-_NORMALISE_SAMPLE_PIXELS = 1 << 22
-"""Above this many pixels, robust statistics are estimated on a regular subsample."""
+_NORMALISE_SAMPLE_PIXELS = 1 << 16
+"""Above this many pixels, robust statistics are estimated on a regular subsample (the median of
+65,536 samples is within about 0.5% of a standard deviation of the full one)."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def robust_normalise(image: np.ndarray) -> np.ndarray:
     are identical (MAD 0), the
     standard deviation is used instead. A constant image has no spread at all: it is
     returned as zeros (callers that need to reject it, such as :func:`preprocess`, do so
-    before normalising). Images above 4 Mpx are measured on a regular subsample.
+    before normalising). Images above 65,536 px are measured on a regular subsample.
 
     Returns
     -------

@@ -119,7 +119,10 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     model.eval()
     try:
         with torch.inference_mode():
-            core_y, core_x = _balanced(height, core), _balanced(width, core)
+            stride = int(getattr(model, "stride", 1))  # coarse cells must fall on the same grid in every tile
+            if margin_px % stride:
+                raise ValueError(f"margin_px must be a multiple of the model's stride {stride}, got {margin_px}")
+            core_y, core_x = (max(stride, _balanced(n, core) // stride * stride) for n in (height, width))
             for y0 in range(0, height, core_y):
                 y1 = min(y0 + core_y, height)
                 ya, yb = max(0, y0 - margin_px), min(height, y1 + margin_px)
