@@ -56,6 +56,7 @@ def snr_rows(args: argparse.Namespace, workdir: Path) -> list[dict]:
             fcn, log = (score(picks, split.truth_test, split.radius_px, loaded.threshold),
                         score(log_picks, split.truth_test, split.radius_px, LoGConfig().auto_threshold))
             rows.append({"structure": structure, "diameter_A": round(split.diameter_A), "snr": snr,
+                         "fcn_threshold": round(loaded.threshold, 3),
                          **split.label_stats(), **{f"fcn_{k}": v for k, v in fcn.items()},
                          **{f"log_{k}": v for k, v in log.items()}, "fcn_train_s": round(train_s, 1),
                          "fcn_epochs": len(result.history), "fcn_pick_s": round(pick_s, 3), "log_pick_s": round(log_s, 3),
@@ -98,13 +99,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep data and models here")
     args = parser.parse_args(argv)
     if args.quick:
         args.structures, args.snrs, args.n_train, args.n_test = args.structures[:1], args.snrs[:1], 2, 1
         args.size, args.apix, args.max_epochs = 512, 4.0, 1
     set_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="cryopick-defaults-") as tmp:
-        rows = (snr_rows if args.experiment == "snr" else rotation_rows)(args, Path(tmp))
+        rows = (snr_rows if args.experiment == "snr" else rotation_rows)(args, args.workdir or Path(tmp))
     print(pd.DataFrame(rows).to_string(index=False))
     out = args.json or RESULTS / f"fcn_{args.experiment}.json"
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

@@ -42,7 +42,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("bad", [{"rounds": 3}, {"rounds": 0}, {"prior": 1.5}, {"prior": 0.0}, {"prior": 1.0},
                                  {"validation_fraction": 0.6}, {"validation_fraction": 0.5},
                                  {"validation_fraction": -0.1}, {"max_epochs": 0}, {"patience": 0},
-                                 {"loss": "hinge"}])
+                                 {"loss": "hinge"}, {"label_recall": 0.0}, {"label_recall": 1.5},
+                                 {"stride": 3}])
 def test_config_rejects_impossible_settings(bad):
     with pytest.raises(CryopickError) as err:
         DenseTrainConfig(**bad)
@@ -50,7 +51,8 @@ def test_config_rejects_impossible_settings(bad):
 
 
 @pytest.mark.parametrize("ok", [{}, {"rounds": 1}, {"prior": 0.02}, {"validation_fraction": 0.0},
-                                {"validation_fraction": 0.45}, {"loss": "sigmoid"}, {"rotate": False}])
+                                {"validation_fraction": 0.45}, {"loss": "sigmoid"}, {"rotate": False},
+                                {"label_recall": 1.0}, {"stride": 1}])
 def test_config_accepts_sensible_settings(ok):
     config = DenseTrainConfig(**ok)
     json.dumps(asdict(config))  # stored in the model file as plain values
@@ -199,6 +201,28 @@ def test_train_stops_when_held_out_risk_stops_improving():
     # the weights kept are the best epoch's, not the last one's
     best = min(r.val_risk for r in result.history)
     assert result.history[-1].val_risk >= best
+
+
+def _constant_network(probability: float) -> ParticleFCN:
+    """A network that scores every pixel ``probability``."""
+    model = ParticleFCN.for_diameter(16.0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.layers[-1].bias.fill_(math.log(probability / (1 - probability)))
+    return model.eval()
+
+
+@pytest.mark.parametrize(("probability", "expected"), [(0.9, 0.5), (0.3, 0.3), (0.02, 0.1)])
+def test_threshold_is_lowered_only_when_labelled_particles_would_be_missed(probability, expected):
+    from cryopick.fcn_train import _threshold
+
+    images = [_small_image(n_labels=20)]
+    got = _threshold(_constant_network(probability), images, DenseTrainConfig(), 16.0, torch.device("cpu"))
+    assert got == pytest.approx(expected, abs=1e-4)
+    # too few labels to tell: the default
+    few = [_small_image(n_labels=5)]
+    assert _threshold(_constant_network(probability), few, DenseTrainConfig(), 16.0, torch.device("cpu")) == 0.5
 
 
 # ----------------------------------------------------------------------------- end to end on simulated data

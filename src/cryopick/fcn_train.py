@@ -109,6 +109,9 @@ class DenseTrainConfig:
     channels, field_per_diameter, stride
         Network width, receptive field (in diameters) and the stride of its trunk (2:
         the dilated layers run on a grid of every other pixel, a quarter of the cost).
+    label_recall
+        The model's threshold is lowered from 0.5 until this fraction of the kept labels
+        scores above it (not below 0.1): the recall it aims at.
     seed, device
         Reproducibility and where to train (``auto`` picks CUDA when present).
     """
@@ -136,6 +139,7 @@ class DenseTrainConfig:
     channels: int = 16
     field_per_diameter: float = 1.5
     stride: int = 2
+    label_recall: float = 0.9
     seed: int = 0
     device: str = "cpu"
 
@@ -144,6 +148,10 @@ class DenseTrainConfig:
             raise CryopickError(f"rounds must be 1 or 2, got {self.rounds}", fix="use 2 (default) or 1")
         if self.prior is not None and not 0.0 < self.prior < 1.0:
             raise CryopickError(f"prior must be between 0 and 1, got {self.prior}", fix="leave it out to estimate it")
+        if self.stride not in (1, 2):
+            raise CryopickError(f"network stride must be 1 or 2, got {self.stride}", fix="use 2 (default) or 1")
+        if not 0.0 < self.label_recall <= 1.0:
+            raise CryopickError(f"label recall must be in (0, 1], got {self.label_recall}", fix="use e.g. 0.9")
         if not 0.0 <= self.validation_fraction < 0.5:
             raise CryopickError(f"validation fraction must be in [0, 0.5), got {self.validation_fraction}",
                                 fix="use e.g. 0.15")
@@ -197,7 +205,14 @@ Progress = Callable[[str], None]
 
 DEFAULT_FCN_THRESHOLD = 0.5
 """The probability a candidate needs to be picked by default (the nnPU network estimates
-P(particle centre); 0.5 is where it says particle rather than not)."""
+P(particle centre); 0.5 is where it says particle rather than not), unless the labels say
+it is too high (:func:`_threshold`)."""
+
+MIN_FCN_THRESHOLD = 0.1
+"""The lowest threshold training sets."""
+
+MIN_LABELS_FOR_THRESHOLD = 10
+"""With fewer labels, the threshold stays at the default."""
 
 
 def build_network(diameter_px: float, config: DenseTrainConfig = DenseTrainConfig()) -> ParticleFCN:
@@ -270,8 +285,12 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
         reasons.append(reason)
         say(f"round {round_no}: {reason}")
 
+    threshold = _threshold(model, labelled, config, diameter_px, device)
+    if threshold < DEFAULT_FCN_THRESHOLD:
+        say(f"threshold {threshold:.3f}: at {DEFAULT_FCN_THRESHOLD:g}, fewer than {config.label_recall:.0%} of the "
+            f"labelled particles would be picked")
     model.cpu().eval()
-    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, DEFAULT_FCN_THRESHOLD, reasons,
+    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
                             time.perf_counter() - start, config, dropped_labels)
 
 
@@ -390,6 +409,26 @@ def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: Dens
     median = float(np.median(np.concatenate(scores)))
     cut = config.clean_fraction * median
     return [s >= cut for s in scores], median
+
+
+def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, diameter_px: float,
+               device: torch.device) -> float:
+    """The model's threshold: :data:`DEFAULT_FCN_THRESHOLD`, or lower if that would miss labelled particles.
+
+    Labels are a random sample of the particles, so the fraction of them scoring above a
+    threshold estimates the recall there. When fewer than ``config.label_recall`` of the
+    (kept) labels reach the default, the threshold is lowered to the score they do reach,
+    but not below :data:`MIN_FCN_THRESHOLD`. Noisier data gives lower scores, and a fixed
+    threshold would keep only the clearest particles.
+    """
+    labelled = [img for img in images if len(img.labels_xy)]
+    if sum(len(img.labels_xy) for img in labelled) < MIN_LABELS_FOR_THRESHOLD:
+        return DEFAULT_FCN_THRESHOLD
+    reach = config.positive_radius_diameters * diameter_px
+    maps = _probability_maps(model, labelled, device)
+    scores = np.concatenate([label_scores(p, img.labels_xy, reach) for p, img in zip(maps, labelled)])
+    reached = float(np.quantile(scores, 1.0 - config.label_recall))
+    return float(np.clip(reached, MIN_FCN_THRESHOLD, DEFAULT_FCN_THRESHOLD))
 
 
 def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
