@@ -91,21 +91,28 @@ def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path,
     return load_model(model_file), result, seconds
 
 
+TIMED_PASSES = 2
+"""Picking passes over the test micrographs; the fastest is reported (this shared machine is noisy)."""
+
+
+def _timed(split: Split, pick_one) -> tuple[pd.DataFrame, float]:
+    best = float("inf")
+    for _ in range(TIMED_PASSES):
+        start = time.perf_counter()
+        picks = pd.concat([pick_one(read_micrograph(p)) for p in split.test_paths], ignore_index=True)
+        best = min(best, time.perf_counter() - start)
+    return picks, best / len(split.test_paths)
+
+
 def pick_cryopick(split: Split, loaded: LoadedModel, tta: bool = False) -> tuple[pd.DataFrame, float]:
     """Every candidate on the test micrographs (reading included); returns (picks, seconds per micrograph)."""
-    start = time.perf_counter()
     config = FCNPickConfig(threshold=0.0, tta=tta)
-    picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, config) for p in split.test_paths],
-                      ignore_index=True)
-    return picks, (time.perf_counter() - start) / len(split.test_paths)
+    return _timed(split, lambda mic: pick_fcn(mic, loaded, None, config))
 
 
 def pick_log_test(split: Split) -> tuple[pd.DataFrame, float]:
     """Every LoG peak on the test micrographs (reading included); returns (picks, seconds per micrograph)."""
-    start = time.perf_counter()
-    picks = pd.concat([pick_log(read_micrograph(p), split.diameter_A, LoGConfig(threshold=KEEP_ALL))
-                       for p in split.test_paths], ignore_index=True)
-    return picks, (time.perf_counter() - start) / len(split.test_paths)
+    return _timed(split, lambda mic: pick_log(mic, split.diameter_A, LoGConfig(threshold=KEEP_ALL)))
 
 
 def cleaning_stats(split: Split, result: DenseTrainResult) -> dict:
