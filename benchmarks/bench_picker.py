@@ -54,12 +54,13 @@ REPORT_THRESHOLD = 0.8
 
 
 def run_fcn(split: Split, args: argparse.Namespace, workdir: Path) -> dict:
-    config = DenseTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    seed = args.seed if args.train_seed is None else args.train_seed
+    config = DenseTrainConfig(seed=seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     loaded, result, train_s = train_cryopick(split, config, workdir / f"{split.structure}_fcn.cryopick")
     picks, pick_s = pick_cryopick(split, loaded)
     return {"picker": "cryopick FCN", **score(picks, split.truth_test, split.radius_px, loaded.threshold),
             "threshold": loaded.threshold, "train_s": round(train_s, 1), "pick_s_per_micrograph": round(pick_s, 3),
-            "epochs": len(result.history), **cleaning_stats(split, result)}
+            "train_seed": seed, "epochs": len(result.history), **cleaning_stats(split, result)}
 
 
 def run_log(split: Split, args: argparse.Namespace, workdir: Path) -> dict:
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--topaz-epoch-size", type=int, default=25)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for every picker")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="FCN training seed, same data (default: --seed)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and models here")
     parser.add_argument("--json", type=Path, default=RESULTS / "picker.json")
     args = parser.parse_args(argv)
