@@ -264,3 +264,30 @@ def _curve_f1(curve: pd.DataFrame) -> np.ndarray:
     r = curve["recall"].to_numpy(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
+
+
+def plot_cluster_averages(averages: np.ndarray, clusters: pd.DataFrame, path: str | Path,
+                          title: str | None = None) -> Path:
+    """Draw each cluster's average box in a row, labelled with its size, distance and verdict.
+
+    ``clusters`` has ``cluster, n_picks, median_distance, junk`` (one row per average, in
+    order), as :class:`cryopick.clean.CleanResult` gives them.
+    """
+    n = len(averages)
+    if n == 0:
+        raise CryopickError("no cluster to draw", fix="clean at least one pick")
+    columns = min(n, 8)
+    rows = math.ceil(n / columns)
+    fig = Figure(figsize=(1.8 * columns, 2.1 * rows + (0.4 if title else 0.0)))
+    lo, hi = np.percentile(np.concatenate([a.ravel() for a in averages]), [1.0, 99.0])
+    for i, (average, (_, row)) in enumerate(zip(averages, clusters.iterrows())):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(average, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        verdict = "JUNK" if bool(row["junk"]) else "kept"
+        ax.set_title(f"{int(row['cluster'])}: {int(row['n_picks'])} picks\nd={row['median_distance']:.1f} {verdict}",
+                     fontsize=8, color="red" if bool(row["junk"]) else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cryopick.cli import convert, evaluate, pick, simulate, train
+from cryopick.cli import clean, convert, evaluate, pick, simulate, train
 from cryopick.cli._app import app
 from cryopick.errors import CryopickError
 
@@ -18,6 +18,7 @@ app.command("train")(train.train_command)
 app.command("pick")(pick.pick_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("convert")(convert.convert_command)
+app.command("clean")(clean.clean_command)
 
 EXIT_INPUT_ERROR = 2
 
