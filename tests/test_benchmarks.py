@@ -92,3 +92,11 @@ def test_pick_speed_benchmark_quick(tmp_path: Path) -> None:
     (row,) = report["rows"]
     assert row["read_downsample_s"] > 0 and row["pick_s"] > 0 and row["peak_rss_MiB"] > 0
     assert row["ratio_pick_to_floor"] == pytest.approx(row["pick_s"] / row["read_downsample_s"], rel=0.15)
+
+
+def test_clean_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_clean").main(["--quick", "--json", str(tmp_path / "clean.json")])
+    assert "particles_kept" in capsys.readouterr().out
+    (row,) = report["rows"]
+    assert row["n_particles"] > 0 and row["n_junk"] > 0
+    assert 0.0 <= row["junk_removed"] <= 1.0 and row["particles_kept"] >= 0.9
