@@ -23,7 +23,7 @@ import pandas as pd
 from _common import RESULTS, write_report
 
 from cryopick.clean import CleanConfig, clean_picks
-from cryopick.io.micrographs import read_micrograph
+from cryopick.io.micrographs import read_micrograph, read_micrograph_info
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
@@ -33,7 +33,7 @@ JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
 def pick_set(out: Path) -> pd.DataFrame:
     """Every true particle and every junk object on the micrograph, with its kind."""
     objects = pd.read_csv(out / "objects.csv")
-    shapes = {p.stem: read_micrograph(p).shape for p in (out / "micrographs").glob("*.mrc")}
+    shapes = {p.stem: read_micrograph_info(p).shape for p in (out / "micrographs").glob("*.mrc")}
     inside = [0 <= x < shapes[m][1] and 0 <= y < shapes[m][0]
               for m, x, y in zip(objects["micrograph"], objects["x"], objects["y"])]
     objects = objects.loc[np.asarray(inside) & objects["kind"].isin(("particle", *JUNK_KINDS))]

@@ -67,12 +67,11 @@ def _measure(path: str, diameter_A: float, repeats: int, threads: int, queue: mp
             start = time.perf_counter()
             out[name] = work()
             best[name] = min(best[name], time.perf_counter() - start)
-    floor_s = best["floor"]
-    results = {"floor": (floor_s, out["floor"]), "pick": (best["pick"], out["pick"])}
+    floor_s, pick_s = best["floor"], best["pick"]
     queue.put({
-        "diameter_A": diameter_A, "working_shape": list(results["floor"][1]),
-        "read_downsample_s": round(floor_s, 3), "pick_s": round(results["pick"][0], 3),
-        "ratio_pick_to_floor": round(results["pick"][0] / floor_s, 2), "n_candidates": results["pick"][1],
+        "diameter_A": diameter_A, "working_shape": list(out["floor"]),
+        "read_downsample_s": round(floor_s, 3), "pick_s": round(pick_s, 3),
+        "ratio_pick_to_floor": round(pick_s / floor_s, 2), "n_candidates": out["pick"],
         "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
     })
 

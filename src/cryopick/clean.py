@@ -28,14 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 from scipy.cluster.vq import kmeans2
 
 from cryopick.errors import CryopickError
 from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import picks_for
 from cryopick.patches import extract_patches
-from cryopick.preprocess import PreprocessConfig, preprocess
+from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
 
 CLEAN_PREPROCESS = PreprocessConfig(working_diameter_px=24.0)
 """Working scale for the boxes: the particle is 24 px wide."""
@@ -122,7 +121,7 @@ class CleanResult:
 
 
 def particle_boxes(mic: Micrograph, xy_orig: np.ndarray, diameter_A: float,
-                   box_diameters: float = 1.5) -> tuple[np.ndarray, float]:
+                   box_diameters: float = CleanConfig.box_diameters) -> tuple[np.ndarray, float]:
     """Boxes around picks (original pixels) at the working scale; returns (boxes, diameter_px).
 
     Boxes are float32 (n, box, box) of the high-passed, robust-normalised micrograph with
@@ -163,12 +162,22 @@ def rotation_invariant_features(boxes: np.ndarray, diameter_px: float, reach_dia
     orders = []
     for r_d in FOURIER_RADII_DIAMETERS:
         r_px = r_d * diameter_px
-        rows, cols = c + r_px * np.sin(angles), c + r_px * np.cos(angles)
-        samples = np.stack([ndimage.map_coordinates(b, [rows, cols], order=1, mode="nearest") for b in boxes]) \
-            if n else np.zeros((0, N_ANGLES), np.float32)
+        samples = _bilinear(boxes, c + r_px * np.sin(angles), c + r_px * np.cos(angles))
         spectrum = np.abs(np.fft.rfft(samples, axis=1))[:, 1:ANGULAR_ORDERS + 1] / N_ANGLES
         orders.append(spectrum)
     return np.column_stack(means + spreads + orders).astype(np.float64)
+
+
+def _bilinear(boxes: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(n, points): every box sampled at the same fractional (row, col) points, edges held."""
+    size = boxes.shape[1]
+    rows, cols = np.clip(rows, 0, size - 1), np.clip(cols, 0, size - 1)
+    r0 = np.minimum(np.floor(rows).astype(int), size - 2) if size > 1 else np.zeros(rows.size, int)
+    c0 = np.minimum(np.floor(cols).astype(int), size - 2) if size > 1 else np.zeros(cols.size, int)
+    r1, c1 = np.minimum(r0 + 1, size - 1), np.minimum(c0 + 1, size - 1)
+    fr, fc = rows - r0, cols - c0
+    return ((1 - fr) * (1 - fc) * boxes[:, r0, c0] + (1 - fr) * fc * boxes[:, r0, c1]
+            + fr * (1 - fc) * boxes[:, r1, c0] + fr * fc * boxes[:, r1, c1])
 
 
 def cluster_features(features: np.ndarray, config: CleanConfig = CleanConfig()) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +193,7 @@ def cluster_features(features: np.ndarray, config: CleanConfig = CleanConfig()) 
     n = len(x)
     if n == 0:
         return np.zeros(0, int), np.zeros(0)
-    centre = np.median(x, axis=0)
-    spread = 1.4826 * np.median(np.abs(x - centre), axis=0)
+    centre, spread = median_and_spread(x, axis=0)
     spread = np.where(spread > 0, spread, np.maximum(x.std(axis=0), 1e-12))
     z = np.clip((x - centre) / spread, -50.0, 50.0)  # one extreme pick must not own a component
     k = min(config.n_components, z.shape[1], max(1, n - 1))
@@ -196,8 +204,7 @@ def cluster_features(features: np.ndarray, config: CleanConfig = CleanConfig()) 
         kmeans2(scores, n_clusters, minit="++", seed=config.seed)[1])
     # the largest cluster is taken as the particles: the distance is from its median, in its spreads
     reference = scores[labels == 0]
-    s_centre = np.median(reference, axis=0)
-    s_spread = 1.4826 * np.median(np.abs(reference - s_centre), axis=0)
+    s_centre, s_spread = median_and_spread(reference, axis=0)
     s_spread = np.where(s_spread > 0, s_spread, 1.0)
     distance = np.sqrt(np.mean(((scores - s_centre) / s_spread) ** 2, axis=1))
     return labels, distance

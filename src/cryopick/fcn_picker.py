@@ -37,7 +37,7 @@ from cryopick.fcn_data import network_input
 from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import empty_picks, make_picks
 from cryopick.models.checkpoint import LoadedModel
-from cryopick.preprocess import PreprocessConfig, preprocess
+from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
 from cryopick.tiling import predict_tiled
 
 
@@ -170,8 +170,7 @@ def contrast_guard(image: np.ndarray, x: np.ndarray, y: np.ndarray, population: 
     mean = ndimage.uniform_filter(image, whole, mode="reflect")
     texture = np.sqrt(np.maximum(ndimage.uniform_filter(image * image, whole, mode="reflect") - mean * mean, 0.0))
     for feature in (darkness, texture[rows, cols]):
-        centre = float(np.median(feature[population]))
-        spread = 1.4826 * float(np.median(np.abs(feature[population] - centre)))
+        centre, spread = median_and_spread(feature[population])
         if spread > 0:
             keep &= feature <= centre + n_spreads * spread
     return keep

@@ -404,11 +404,17 @@ def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torc
 def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
                   diameter_px: float) -> tuple[list[np.ndarray], float]:
     """Per image, which labels to keep (score at least ``clean_fraction`` of the median); and the median."""
-    reach = config.positive_radius_diameters * diameter_px
-    scores = [label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
+    scores = _label_scores(maps, images, config, diameter_px)
     median = float(np.median(np.concatenate(scores)))
     cut = config.clean_fraction * median
     return [s >= cut for s in scores], median
+
+
+def _label_scores(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+                  diameter_px: float) -> list[np.ndarray]:
+    """Per image, each label's score: the best probability within the positive radius of it."""
+    reach = config.positive_radius_diameters * diameter_px
+    return [label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
 
 
 def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, diameter_px: float,
@@ -424,9 +430,8 @@ def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
     labelled = [img for img in images if len(img.labels_xy)]
     if sum(len(img.labels_xy) for img in labelled) < MIN_LABELS_FOR_THRESHOLD:
         return DEFAULT_FCN_THRESHOLD
-    reach = config.positive_radius_diameters * diameter_px
     maps = _probability_maps(model, labelled, device)
-    scores = np.concatenate([label_scores(p, img.labels_xy, reach) for p, img in zip(maps, labelled)])
+    scores = np.concatenate(_label_scores(maps, labelled, config, diameter_px))
     reached = float(np.quantile(scores, 1.0 - config.label_recall))
     return float(np.clip(reached, MIN_FCN_THRESHOLD, DEFAULT_FCN_THRESHOLD))
 

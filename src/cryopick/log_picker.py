@@ -50,7 +50,7 @@ from cryopick.detect import find_peaks
 from cryopick.errors import CryopickError
 from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import empty_picks, make_picks
-from cryopick.preprocess import PreprocessConfig, preprocess
+from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
 
 KEEP_ALL: float = -math.inf
 """A ``threshold`` that keeps every peak (for precision-recall sweeps)."""
@@ -267,8 +267,7 @@ def _outlier_cut(scores: np.ndarray, n_spreads: float) -> float:
     if scores.size < OUTLIER_MIN_PEAKS:
         return math.inf
     upper = np.sort(scores)[scores.size // 2 :]
-    centre = float(np.median(upper))
-    spread = 1.4826 * float(np.median(np.abs(upper - centre)))
+    centre, spread = median_and_spread(upper)
     return centre + n_spreads * max(spread, 0.5)
 
 

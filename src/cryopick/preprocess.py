@@ -212,13 +212,13 @@ def robust_normalise(image: np.ndarray) -> np.ndarray:
     sample = image.ravel()
     if sample.size > _NORMALISE_SAMPLE_PIXELS:
         sample = sample[:: math.ceil(sample.size / _NORMALISE_SAMPLE_PIXELS)]
-    centre, spread = _median_and_mad_std(sample)
+    centre, spread = median_and_spread(sample)
     if spread > 0:
         # one re-estimate without gross outliers (> 5 robust sigmas): removes the bias a
         # large ice blob still leaves in the median and MAD
         inliers = sample[np.abs(sample - centre) <= 5.0 * spread]
         if inliers.size >= sample.size // 2:
-            centre, spread = _median_and_mad_std(inliers)
+            centre, spread = median_and_spread(inliers)
     if not spread > 0:
         spread = float(np.std(sample, dtype=np.float64))
     if not spread > 0 or not math.isfinite(spread):
@@ -228,9 +228,18 @@ def robust_normalise(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def _median_and_mad_std(values: np.ndarray) -> tuple[float, float]:
-    centre = float(np.median(values))
-    return centre, MAD_TO_STD * float(np.median(np.abs(values - centre)))
+def median_and_spread(values: np.ndarray, axis: int | None = None):
+    """Median and robust standard deviation (:data:`MAD_TO_STD` x the median absolute deviation).
+
+    Over all ``values`` (two floats), or along ``axis`` (two arrays).
+    """
+    values = np.asarray(values)
+    if axis is None:
+        centre = float(np.median(values))
+        return centre, MAD_TO_STD * float(np.median(np.abs(values - centre)))
+    centre = np.median(values, axis=axis, keepdims=True)
+    spread = MAD_TO_STD * np.median(np.abs(values - centre), axis=axis)
+    return np.squeeze(centre, axis=axis), spread
 
 
 def highpass(image: np.ndarray, cutoff_px: float) -> np.ndarray:
@@ -337,7 +346,6 @@ def preprocess(mic: Micrograph, diameter_A: float, config: PreprocessConfig = Pr
     lo, hi = float(image.min()), float(image.max())
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo <= 1e-5 * max(abs(lo), abs(hi), 1e-30):
         _check_pixels(data, mic)  # the crop spreads a NaN to every pixel; look closer only then
-        _check_pixels(data, mic)
     scale_x = nx / out_shape[1]
     scale_y = ny / out_shape[0]
     apix_working = float(mic.apix) * 0.5 * (scale_x + scale_y)

@@ -108,6 +108,9 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
         margin_px = int(model.margin_px)  # type: ignore[arg-type]
     if margin_px < 0:
         raise ValueError(f"margin_px must be >= 0, got {margin_px}")
+    stride = int(getattr(model, "stride", 1))  # coarse cells must fall on the same grid in every tile
+    if margin_px % stride:
+        raise ValueError(f"margin_px must be a multiple of the model's stride {stride}, got {margin_px}")
     if tile_px is not None and tile_px < 1:
         raise ValueError(f"tile_px must be >= 1, got {tile_px}")
     height, width = image.shape
@@ -119,9 +122,6 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     model.eval()
     try:
         with torch.inference_mode():
-            stride = int(getattr(model, "stride", 1))  # coarse cells must fall on the same grid in every tile
-            if margin_px % stride:
-                raise ValueError(f"margin_px must be a multiple of the model's stride {stride}, got {margin_px}")
             core_y, core_x = (max(stride, _balanced(n, core) // stride * stride) for n in (height, width))
             for y0 in range(0, height, core_y):
                 y1 = min(y0 + core_y, height)
