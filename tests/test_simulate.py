@@ -217,6 +217,23 @@ def test_junk_kinds_are_present_when_asked_and_absent_without() -> None:
     assert none.decoys.empty
 
 
+def test_junk_mask_covers_every_junk_object_and_no_good_particle() -> None:
+    config = small(shape=(512, 384), junk=ALL_JUNK)
+    result = simulate(config)
+    mask = result.junk_mask
+    assert mask is not None and mask.shape == (512, 384) and mask.dtype == bool
+    inside = result.objects.query("0 <= x < 384 and 0 <= y < 512")
+    for kind in ("ice", "dot", "aggregate", "carbon_edge"):
+        junk = inside.query("kind == @kind")
+        assert len(junk), kind
+        hits = mask[np.rint(junk["y"]).astype(int).clip(0, 511), np.rint(junk["x"]).astype(int).clip(0, 383)]
+        assert hits.all(), kind
+    particles = inside.query("kind == 'particle'")
+    assert len(particles) > 5
+    assert not mask[particles["y"].astype(int), particles["x"].astype(int)].any()
+    assert not simulate(small(shape=(512, 384))).junk_mask.any()
+
+
 # --- dataset, labels, files ---------------------------------------------------------------
 
 
@@ -241,6 +258,12 @@ def test_dataset_files_exist_and_reload(tmp_path: Path) -> None:
     assert SimulationConfig.from_dict(info["config"]) == config
     np.testing.assert_allclose(mics["micrographs"]["rlnDefocusU"], [m["defocus_u_A"] for m in info["micrographs"]])
     assert float(mics["optics"]["rlnMicrographPixelSize"][0]) == 4.0
+    # junk masks, named like the micrographs and of their (non-square) shape, as --background-masks reads them
+    from cryopick.io.masks import find_mask, read_mask
+
+    for name in ("mic_0000", "mic_0001"):
+        mask = read_mask(find_mask(tmp_path / "junk_masks", name), (256, 320))
+        assert 0 < mask.mean() < 1
 
 
 def test_label_and_wrong_label_fractions_are_honoured(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ Layout of ``out_dir``::
     objects.csv              every object with its kind (particle, aggregate, ice, dot, carbon_edge)
     labels.star              training labels: sparse and partly wrong
     labels_wrong.csv         which labels are wrong, and on what
+    junk_masks/<name>.mrc    where junk is (uint8, 1 = ice, carbon, dot or aggregate), when
+                             the config has junk: `cryopick train --background-masks` takes it
     micrographs.star         RELION micrographs_ctf.star-like: name, defocus, pixel size
     simulation.json          config, its hash, versions and per-micrograph facts
     .simulation/<name>.json  per-micrograph record that makes re-runs skip finished work
@@ -40,6 +42,7 @@ from cryopick.simulate.micrograph import micrograph_seeds, simulate_micrograph
 from cryopick.simulate.structures import Structure, builtin_names, load_structure
 
 PARTS_DIR = ".simulation"
+JUNK_MASK_DIR = "junk_masks"
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,17 @@ def write_micrographs_star(records: list[dict[str, Any]], path: Path, config: Si
         starfile.write({"optics": optics, "micrographs": mics}, tmp, overwrite=True)
 
 
-def _read_record(path: Path, config_hash: str, mrc: Path) -> dict[str, Any] | None:
+def write_mask_mrc(path: Path, mask: np.ndarray, apix: float) -> None:
+    """Write a boolean mask as a uint8 MRC (1 inside), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(mask, dtype=np.uint8))
+        mrc.voxel_size = apix
+
+
+def _read_record(path: Path, config_hash: str, mrc: Path, mask: Path | None = None) -> dict[str, Any] | None:
     """A finished micrograph's record, or None if it is missing, stale or incomplete."""
-    if not (path.is_file() and mrc.is_file()):
+    if not (path.is_file() and mrc.is_file()) or (mask is not None and not mask.is_file()):
         return None
     try:
         record = json.loads(path.read_text())
@@ -180,10 +191,15 @@ def simulate_dataset(out_dir: str | Path, config: SimulationConfig,
         name = config.micrograph_name(index)
         record_path = parts_dir / f"{name}.json"
         mrc_path = mic_dir / f"{name}.mrc"
-        record = _read_record(record_path, config_hash, mrc_path)
+        mask_path = out / JUNK_MASK_DIR / f"{name}.mrc" if config.junk.any else None
+        record = _read_record(record_path, config_hash, mrc_path, mask_path)
         if record is None:
             result = simulate_micrograph(config, index, structures)
             write_micrograph_mrc(mrc_path, result.image, config.apix)
+            if mask_path is not None and result.junk_mask is not None:
+                write_mask_mrc(mask_path, result.junk_mask, config.apix)
+            elif mask_path is None:  # a mask left by an earlier config with junk would now be wrong
+                (out / JUNK_MASK_DIR / f"{name}.mrc").unlink(missing_ok=True)
             record = {
                 "config_hash": config_hash, "name": name, "index": index, "shape": list(config.shape),
                 "apix": config.apix, "ctf": asdict(result.ctf), "noise_sigma": result.noise_sigma,
@@ -208,6 +224,7 @@ def _remove_stale(parts_dir: Path, mic_dir: Path, keep: set[str]) -> None:
         name = record_path.stem
         if name not in keep:
             (mic_dir / f"{name}.mrc").unlink(missing_ok=True)
+            (mic_dir.parent / JUNK_MASK_DIR / f"{name}.mrc").unlink(missing_ok=True)
             record_path.unlink(missing_ok=True)
 
 
@@ -234,6 +251,8 @@ def _write_tables(out: Path, config: SimulationConfig, config_hash: str, structu
         "labels": out / "labels.star", "labels_wrong": out / "labels_wrong.csv",
         "micrographs_star": out / "micrographs.star", "simulation": out / "simulation.json",
     }
+    if config.junk.any:
+        files["junk_masks"] = out / JUNK_MASK_DIR
     write_picks_star(truth, files["truth"], config.apix)
     write_picks_star(labels, files["labels"], config.apix)
     with atomic_path(files["objects"]) as tmp:

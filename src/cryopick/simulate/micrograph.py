@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.fft
+from scipy.ndimage import binary_dilation
 
 from cryopick.ctf import CTFParams, ctf_2d, rfft_frequencies
 from cryopick.io.picks import make_picks
@@ -34,6 +35,16 @@ WATER_RING_A = 3.7
 
 WATER_RING_GAIN = 2.0
 """Power of the water ring at its peak relative to the ice texture (as in real micrographs)."""
+
+JUNK_PHASE_RAD = 0.02
+"""Phase (rad) or absorption above which a pixel belongs to junk in :attr:`MicrographResult.junk_mask`
+(an aggregate's projected protein reaches ~0.1-0.3 rad at its centre, carbon 0.3-0.8)."""
+
+JUNK_MASK_MARGIN_DIAMETERS = 0.25
+"""The junk mask is grown by this many particle diameters (the fringes at junk edges)."""
+
+JUNK_MASK_CLEAR_DIAMETERS = 0.3
+"""Radius, in particle diameters, kept out of the junk mask around every good particle."""
 
 
 @dataclass
@@ -63,6 +74,11 @@ class MicrographResult:
     parts
         Intermediate images (``clean``, ``particles``: the particle contrast only,
         ``noise``) when asked for with ``keep_parts``; else empty.
+    junk_mask
+        Boolean (ny, nx): where junk is (ice, carbon, dots, aggregates), grown by
+        :data:`JUNK_MASK_MARGIN_DIAMETERS` particle diameters for their Fresnel fringes,
+        with a disc of :data:`JUNK_MASK_CLEAR_DIAMETERS` kept clear around every good
+        particle. Known negatives for training and the truth of "a pick on junk".
     """
 
     name: str
@@ -74,6 +90,7 @@ class MicrographResult:
     dose_e_per_A2: float
     signal_power: float
     parts: dict[str, np.ndarray] = field(default_factory=dict)
+    junk_mask: np.ndarray | None = None
 
 
 def micrograph_seeds(seed: int, index: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -149,13 +166,35 @@ def simulate_micrograph(config: SimulationConfig, index: int, structures: Sequen
     r, d = add_dots(rng, layers, apix, int(rng.poisson(junk.dots_per_um2 * area_um2)), placed)
     rows, decoys = rows + r, decoys + d
     rows += _add_particles(rng, layers, config, structures, scales, placed, clearances)
+    junk_mask = _junk_mask(layers, rows, float(np.mean([s.diameter_A for s in structures])) / apix)
 
     image, parts, sigma, power = _form_image(rng, layers, ctf, config, structures, scales, carbon_mask, keep_parts)
     objects = _objects_table(name, rows)
     decoy_table = pd.DataFrame({"x": [d[0] for d in decoys], "y": [d[1] for d in decoys],
                                 "kind": [d[2] for d in decoys]}, columns=["x", "y", "kind"])
     dose = 1.0 / (sigma**2 * apix**2)
-    return MicrographResult(name, image, objects, decoy_table, ctf, sigma, dose, power, parts)
+    return MicrographResult(name, image, objects, decoy_table, ctf, sigma, dose, power, parts, junk_mask)
+
+
+def _junk_mask(layers: Layers, rows: list[dict[str, object]], diameter_px: float) -> np.ndarray:
+    """Where junk is, from the layers before noise (see :attr:`MicrographResult.junk_mask`)."""
+    mask = (layers.phase_other > JUNK_PHASE_RAD) | (layers.absorb > JUNK_PHASE_RAD)
+    grow = int(round(JUNK_MASK_MARGIN_DIAMETERS * diameter_px))
+    if grow > 0 and mask.any():
+        mask = binary_dilation(mask, iterations=grow)
+    clear = JUNK_MASK_CLEAR_DIAMETERS * diameter_px
+    reach = int(np.ceil(clear))
+    offsets = np.arange(-reach, reach + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= clear * clear
+    for row in rows:
+        if row["kind"] != "particle":
+            continue
+        cx, cy = int(round(float(row["x"]))), int(round(float(row["y"])))
+        y0, x0 = max(cy - reach, 0), max(cx - reach, 0)
+        y1, x1 = min(cy + reach + 1, mask.shape[0]), min(cx + reach + 1, mask.shape[1])
+        if y1 > y0 and x1 > x0:
+            mask[y0:y1, x0:x1] &= ~disc[y0 - (cy - reach):y1 - (cy - reach), x0 - (cx - reach):x1 - (cx - reach)]
+    return mask
 
 
 def _add_particles(rng: np.random.Generator, layers: Layers, config: SimulationConfig,
