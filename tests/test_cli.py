@@ -286,3 +286,138 @@ def test_fcn_train_with_a_missing_mask_folder_is_one_line(tmp_path: Path, mic_di
                             tmp_path / "nowhere", "-o", tmp_path / "m.cryopick"], capsys)
     assert_one_line_error(code, err, "nowhere", "mask folder not found")
     assert not (tmp_path / "m.cryopick").exists()
+
+
+# ----------------------------------------------------------------------------- the score summary of `pick`
+
+
+def _run_ok(args: list[object]) -> None:
+    """Run ``cryopick ARGS`` in-process outside a test (no capsys), insisting on success."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exit_:
+        assert not exit_.code, f"cryopick {args} exited with {exit_.code}"
+
+
+@pytest.fixture(scope="module")
+def small_fcn(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None) -> tuple[Path, Path]:
+    """Three simulated micrographs (4 Å/px, 116 Å particles) and an FCN trained on the first two (~3 s)."""
+    root = tmp_path_factory.mktemp("small_fcn")
+    sim = root / "sim"
+    _run_ok(["simulate", sim, "--n", 3, "--size", 768, "--apix", 4, "--seed", 5])
+    mics = sim / "micrographs"
+    _run_ok(["train", mics / "mic_0000.mrc", mics / "mic_0001.mrc", "--coords", sim / "labels.star", "--diameter",
+             116, "--epochs", 6, "-o", root / "fcn.cryopick"])
+    return sim, root / "fcn.cryopick"
+
+
+def _read_picks(path: Path) -> pd.DataFrame:
+    from cryopick.io.coords import read_coords
+
+    return read_coords(path)[["micrograph", "x", "y", "score"]]
+
+
+def _assert_same_picks(written: pd.DataFrame, picks: pd.DataFrame) -> None:
+    """Picks read back from a file against a library Picks table (the file rounds the numbers)."""
+    assert len(written) == len(picks)
+    assert written["micrograph"].tolist() == picks["micrograph"].tolist()
+    np.testing.assert_allclose(written[["x", "y", "score"]].to_numpy(), picks[["x", "y", "score"]].to_numpy(),
+                               atol=1e-3)
+
+
+def test_pick_prints_the_score_summary_and_the_f1_optimal_threshold(
+    small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, model = small_fcn
+    code, _, err = run_cli(["pick", sim / "micrographs" / "mic_0002.mrc", "--model", model, "--truth",
+                            sim / "truth.star", "--scores-json", tmp_path / "scores.json", "-o", tmp_path / "p.star"],
+                           capsys)
+    assert code == 0, err
+    assert "0.90-1.00 |" in err and "0.00-0.10 |" in err  # the histogram, brackets and all
+    assert "candidates," in err and "picked at threshold" in err
+    assert "expected particles: about" in err and "suggested threshold" in err
+    assert "F1-optimal threshold" in err
+    assert "note: truth on 2 micrograph(s) not picked here is left out" in err
+    summary = json.loads((tmp_path / "scores.json").read_text())
+    n_truth = int((_read_picks(sim / "truth.star")["micrograph"] == "mic_0002").sum())
+    assert summary["n_truth"] == n_truth
+    assert summary["n_picked"] == len(_read_picks(tmp_path / "p.star"))
+    assert summary["n_candidates"] > summary["n_picked"]
+    assert 0 < summary["suggested_threshold"] < 1 and 0 < summary["best_f1_threshold"] < 1
+    # a count of particles, not of candidates (measured: 103 expected, 134 true, 610 candidates;
+    # this 6-epoch model is under-confident)
+    assert n_truth / 2 < summary["expected_particles"] < 2 * n_truth, summary
+    assert summary["best_f1"] >= 0.6 and summary["best_f1"] >= summary["f1_at_threshold"]
+
+
+def test_fcn_pick_writes_the_picks_it_wrote_before(
+    small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scoring every candidate and cutting afterwards changes nothing written, at any threshold."""
+    from cryopick.fcn_picker import FCNPickConfig, pick_fcn
+    from cryopick.io.micrographs import read_micrograph
+    from cryopick.models.checkpoint import load_model
+
+    sim, model = small_fcn
+    mic_path = sim / "micrographs" / "mic_0002.mrc"
+    loaded = load_model(model)
+    mic = read_micrograph(mic_path)
+    runs = {"default": [], "all": ["--all-peaks"], "low": ["--threshold", loaded.threshold / 2],
+            "high": ["--threshold", 0.9]}  # at 0.9 the guard judges by fewer candidates
+    written = {}
+    for name, extra in runs.items():
+        code, _, err = run_cli(["pick", mic_path, "--model", model, *extra, "-o", tmp_path / f"{name}.star"], capsys)
+        assert code == 0, err
+        written[name] = _read_picks(tmp_path / f"{name}.star")
+    assert "only the picks are scored" in err  # the "high" run cuts inside the picker
+    cut = written["all"].loc[written["all"]["score"] >= loaded.threshold].reset_index(drop=True)
+    pd.testing.assert_frame_equal(written["default"], cut)
+    _assert_same_picks(written["default"], pick_fcn(mic, loaded))
+    for name in ("low", "high"):
+        threshold = float(runs[name][1])
+        _assert_same_picks(written[name], pick_fcn(mic, loaded, config=FCNPickConfig(threshold=threshold)))
+    assert len(written["all"]) > len(written["low"]) > len(written["default"]) > len(written["high"]) > 0
+
+
+def test_log_pick_writes_the_picks_it_wrote_before(
+    small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The LoG's scores are z-values: summarised without estimates, the picks unchanged."""
+    from cryopick.io.micrographs import read_micrograph
+    from cryopick.log_picker import LoGConfig, pick_log
+
+    sim, _ = small_fcn
+    mic_path = sim / "micrographs" / "mic_0002.mrc"
+    mic = read_micrograph(mic_path)
+    for threshold in (None, 1.5, 8.0):  # at 8 the outlier cut judges by fewer peaks
+        extra = [] if threshold is None else ["--threshold", threshold]
+        code, _, err = run_cli(["pick", mic_path, "--diameter", 116, *extra, "-o", tmp_path / "log.star"], capsys)
+        assert code == 0, err
+        assert "not calibrated probabilities" in err and "picked at threshold" in err
+        _assert_same_picks(_read_picks(tmp_path / "log.star"), pick_log(mic, 116.0, LoGConfig(threshold=threshold)))
+    assert "above the LoG's automatic cut" in err  # 8: the picker cuts itself
+
+
+def test_patch_classifier_pick_writes_the_picks_it_wrote_before(
+    small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An (untrained) MLP's balanced-class probabilities are summarised without estimates."""
+    import torch
+
+    from cryopick.io.micrographs import read_micrograph
+    from cryopick.models import build_model
+    from cryopick.models.checkpoint import load_model, save_model
+    from cryopick.sliding_window import pick_sliding_window
+
+    sim, _ = small_fcn
+    torch.manual_seed(0)
+    save_model(tmp_path / "mlp.cryopick", build_model("mlp"), kind="mlp", diameter_A=116.0, threshold=0.5,
+               patch_config={"patch_px": 64, "box_diameters": 1.35})
+    mic_path = sim / "micrographs" / "mic_0002.mrc"
+    code, _, err = run_cli(["pick", mic_path, "--model", tmp_path / "mlp.cryopick", "--scores-json",
+                            tmp_path / "s.json", "-o", tmp_path / "mlp.star"], capsys)
+    assert code == 0, err
+    assert "not calibrated probabilities" in err
+    expected = pick_sliding_window(read_micrograph(mic_path), load_model(tmp_path / "mlp.cryopick"))
+    _assert_same_picks(_read_picks(tmp_path / "mlp.star"), expected)
+    assert json.loads((tmp_path / "s.json").read_text())["suggested_threshold"] is None

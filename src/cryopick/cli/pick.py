@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -9,17 +12,37 @@ import pandas as pd
 import typer
 
 from cryopick.cli._common import check_format, check_positive, console, progress_over
+from cryopick.cli.evaluate import _radius_px
 from cryopick.errors import CryopickError
-from cryopick.io.coords import CoordOptions, write_coords
+from cryopick.io.atomic import write_text_atomic
+from cryopick.io.coords import CoordOptions, read_coords, write_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import read_micrograph
-from cryopick.io.picks import empty_picks
+from cryopick.io.micrographs import Micrograph, read_micrograph
+from cryopick.io.names import micrograph_name
+from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
 from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.score_summary import ScoreSummary, format_summary, summarise_scores, with_truth
 
 
 class Method(str, Enum):
     log = "log"
     model = "model"
+
+
+@dataclass(frozen=True)
+class _Picker:
+    """How one micrograph is picked: its candidates, and the threshold applied before writing.
+
+    ``candidates`` gives every candidate when ``complete``; otherwise (a threshold where
+    cutting afterwards would not reproduce the picker's own cut) only the picks.
+    """
+
+    candidates: Callable[[Micrograph], pd.DataFrame]
+    threshold: float
+    diameter_A: float
+    calibrated: bool
+    complete: bool = True
+    note: str | None = None
 
 
 def pick_command(
@@ -54,6 +77,12 @@ def pick_command(
     tta: bool = typer.Option(
         False, "--tta", help="fcn models: average the network over the 8 rotations and mirror images (8x slower)."
     ),
+    truth: Path | None = typer.Option(
+        None, "--truth", help="True particle positions (any supported format): also report the F1-optimal threshold."
+    ),
+    scores_json: Path | None = typer.Option(
+        None, "--scores-json", help="Write the score summary (histogram, expected count, thresholds) as JSON."
+    ),
 ) -> None:
     """Pick particles in micrographs and write their coordinates.
 
@@ -66,6 +95,12 @@ def pick_command(
     Every pick keeps its score (rlnAutopickFigureOfMerit in STAR). By default only
     picks above the method's cut are written; with --all-peaks every peak is, so a
     threshold can be chosen later with `cryopick evaluate` or in RELION.
+
+    After picking, a summary of the candidates' scores is printed (and
+    written by --scores-json): their histogram and, for an fcn model's
+    probabilities, the expected number of particles and the threshold of best
+    expected F1 (estimates, as good as the model's calibration). With --truth
+    it gives the F1-optimal threshold too.
     """
     check_positive(diameter, "--diameter")
     check_positive(apix, "--apix")
@@ -73,10 +108,12 @@ def pick_command(
     if all_peaks and threshold is not None:
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
     method = method or (Method.model if model is not None else Method.log)
-    pick_one = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
+    picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
         model, diameter, threshold, all_peaks, device, tta
     )
     paths = list_micrographs(micrographs)
+    names = [micrograph_name(path) for path in paths]
+    truth_table = _read_truth(truth, names) if truth is not None else None
     tables: list[pd.DataFrame] = []
     shapes: dict[str, tuple[int, int]] = {}
     apix_seen: float | None = None
@@ -84,23 +121,72 @@ def pick_command(
         mic = read_micrograph(path, apix, allow_nonfinite=fill_nonfinite)
         shapes[mic.name] = mic.shape
         apix_seen = mic.apix
-        tables.append(pick_one(mic))
-    picks = pd.concat(tables, ignore_index=True) if tables else empty_picks()
+        tables.append(picker.candidates(mic))
+    candidates = pd.concat(tables, ignore_index=True) if tables else empty_picks()
+    summary = summarise_scores(candidates, picker.threshold, calibrated=picker.calibrated, complete=picker.complete,
+                               micrographs=names)
+    if truth_table is not None:
+        check_inside(truth_table, shapes, truth)
+        radius = _radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
+        summary = with_truth(summary, candidates, truth_table, radius)
+    picks = candidates if all_peaks else candidates.loc[candidates["score"] >= picker.threshold].reset_index(drop=True)
     options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen)
     written = write_coords(picks, output, fmt, options)
+    _print_summary(summary, picker.note, all_peaks)
+    if scores_json is not None:
+        write_text_atomic(scores_json, json.dumps(summary.to_dict(), indent=2))
+        console.print(f"score summary -> {scores_json}", markup=False)
     where = output if len(written) != 1 else written[0]
     console.print(f"{len(picks)} picks in {len(paths)} micrograph(s) -> {where}")
 
 
-def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool):
+def _read_truth(truth: Path, names: list[str]) -> pd.DataFrame:
+    """The true particles on the micrographs being picked (read before picking, to fail early)."""
+    table = read_coords(truth, None)
+    table, _, others = keep_given(table, names)
+    if others:
+        console.print(f"note: truth on {others} micrograph(s) not picked here is left out")
+    check_names_match(table, names, truth)
+    return table
+
+
+def _print_summary(summary: ScoreSummary, note: str | None, all_peaks: bool) -> None:
+    if note is not None:
+        console.print(f"note: {note}", markup=False)
+    for line in format_summary(summary):
+        console.print(line, markup=False, soft_wrap=True)
+    if all_peaks:
+        console.print("--all-peaks: every candidate is written", markup=False)
+
+
+def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool) -> _Picker:
+    """The LoG picker: every peak a candidate, unless --threshold is above the automatic cut.
+
+    The LoG's outlier cut judges by the peaks above the automatic cut and the threshold,
+    whichever is higher; so cutting every peak afterwards gives the same picks only at a
+    threshold up to the automatic cut (the default). Above it the picker cuts itself.
+    """
     if diameter is None:
         raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
-    config = LoGConfig(threshold=KEEP_ALL if all_peaks else threshold)
-    return lambda mic: pick_log(mic, diameter, config)
+    auto = LoGConfig().auto_threshold
+    used = auto if threshold is None else threshold
+    if all_peaks or used <= auto:
+        config = LoGConfig(threshold=KEEP_ALL)
+        return _Picker(lambda mic: pick_log(mic, diameter, config), used, diameter, calibrated=False)
+    config = LoGConfig(threshold=used)
+    return _Picker(lambda mic: pick_log(mic, diameter, config), used, diameter, calibrated=False, complete=False,
+                   note=f"--threshold {used:g} is above the LoG's automatic cut ({auto:g}): only the picks are scored")
 
 
 def _model_picker(model: Path | None, diameter: float | None, threshold: float | None, all_peaks: bool, device: str,
-                  tta: bool):
+                  tta: bool) -> _Picker:
+    """A model's picker: every candidate scored, the threshold cut afterwards.
+
+    The FCN's contrast guard judges by the candidates above the model's threshold, or
+    above --threshold when that is higher; so every candidate is scored only at a
+    threshold up to the model's (the default), where cutting afterwards gives the same
+    picks. Above it the picker cuts itself, as before.
+    """
     if model is None:
         raise CryopickError("--method model needs a model file", fix="pass --model FILE from `cryopick train`")
     # torch is imported only when a model is used, so the LoG path and --help stay quick
@@ -114,12 +200,20 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
         f"model {model.name}: {loaded.kind}, trained at {loaded.diameter_A:g} Å"
         + (f", picking at {diameter:g} Å" if diameter is not None else "")
     )
+    used = loaded.threshold if threshold is None else threshold
+    diameter_A = loaded.diameter_A if diameter is None else diameter
     if loaded.kind == "fcn":
         from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 
-        config = FCNPickConfig(threshold=0.0 if all_peaks else threshold, tta=tta)
-        return lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device)
+        complete = all_peaks or used <= loaded.threshold
+        config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta)
+        note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
+                                      "only the picks are scored")
+        return _Picker(lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device), used, diameter_A,
+                       calibrated=True, complete=complete, note=note)
     from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
 
-    window_config = SlidingWindowConfig(threshold=0.0 if all_peaks else threshold)
-    return lambda mic: pick_sliding_window(mic, loaded, diameter, window_config, torch_device)
+    # trained on balanced classes, a patch classifier's probabilities overstate the particles' share
+    window_config = SlidingWindowConfig(threshold=0.0)
+    return _Picker(lambda mic: pick_sliding_window(mic, loaded, diameter, window_config, torch_device), used,
+                   diameter_A, calibrated=False)
