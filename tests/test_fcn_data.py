@@ -334,3 +334,46 @@ def test_rotated_crops_carry_maps_with_the_image():
             n_off_grid += int(((full > 0.05) & (full < 3.95)).any())
     assert n_spots > 100
     assert n_off_grid > 48  # the spots are resampled: angles are not multiples of 90 degrees
+
+
+# ----------------------------------------------------------------------------- known background (junk)
+
+
+def test_labels_on_known_background_are_dropped():
+    """A label inside a background mask contradicts it (a click on junk): it is not learned from."""
+    mic = _micrograph()
+    background = np.zeros(mic.shape, bool)
+    background[100:200, 250:350] = True
+    labels = make_picks("mic", [100.0, 300.0], [80.0, 150.0])
+    img = labelled_image(mic, labels, 100.0, background=background)
+    pre = img.preprocessed
+    np.testing.assert_allclose(img.labels_xy, [[100 / pre.scale_x, 80 / pre.scale_y]])
+    assert not (img.positive & img.background).any()
+
+
+def test_background_crops_show_every_piece_of_junk_alike():
+    """Crops centred on known background: each connected region is drawn equally often, whatever its size,
+    and never from the held-out strip."""
+    shape = (120, 160)
+    image = _numbered_image(shape)
+    background = np.zeros(shape, bool)
+    background[:, :60] = True            # a large carbon-like region (6000 px)
+    background[20:24, 100:104] = True    # a dot (16 px)
+    background[70:76, 120:126] = True    # another small piece (36 px)
+    background[110:, 130:140] = True     # in the held-out strip: never a centre
+    img = _dense(image, np.zeros(shape, bool), np.array([[80.0, 50.0]]), background=background,
+                 validation_start_row=100)
+    sampler = CropSampler([img], 24, 4, rotate=False, rng=np.random.default_rng(5), positive_core_px=9)
+    assert sampler.has_background
+    assert sampler.background_fraction == pytest.approx((100 * 60 + 16 + 36) / (100 * 160))
+    batch = sampler.sample_background(300)
+    centre = batch.inputs[:, 0, 4 + 4, 4 + 4].numpy()  # the core's centre pixel (core 9, margin 4)
+    rows, cols, inside = _where_from(centre, shape)
+    assert inside.all() and (rows < 100).all()
+    region = np.where(cols < 60, 0, np.where(rows < 50, 1, 2))
+    counts = np.bincount(region, minlength=3)
+    assert counts.min() > 60, counts  # about 100 each, not 6000 : 16 : 36
+    assert all(batch.background[b].any() for b in range(300))
+    none = CropSampler([_dense(image, np.zeros(shape, bool), np.array([[80.0, 50.0]]))], 24, 4, rotate=False,
+                       rng=np.random.default_rng(5))
+    assert not none.has_background and none.sample_background(4) is None

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from cryopick.io.masks import resize_mask
 from cryopick.io.micrographs import Micrograph
@@ -138,7 +139,9 @@ def labelled_image(mic: Micrograph, labels: pd.DataFrame, diameter_A: float, *,
     validation_fraction
         Bottom fraction of the rows held out.
     uncertain, background
-        Optional boolean masks at the micrograph's original shape.
+        Optional boolean masks at the micrograph's original shape. A label whose centre
+        lies in the background mask contradicts it (a careless click on junk) and is
+        dropped.
     min_label_score
         Labels scoring below this (e.g. a previous picker's confidence) are not trusted:
         a particle-sized disc around each is ignored instead of learned from.
@@ -152,6 +155,10 @@ def labelled_image(mic: Micrograph, labels: pd.DataFrame, diameter_A: float, *,
         ignore |= disc_map(shape, xy[doubtful], 0.5 * pre.diameter_px)
         xy = xy[~doubtful]
     bg = None if background is None else resize_mask(background, shape)
+    if bg is not None and len(xy):
+        rows = np.clip(np.rint(xy[:, 1]).astype(int), 0, shape[0] - 1)
+        cols = np.clip(np.rint(xy[:, 0]).astype(int), 0, shape[1] - 1)
+        xy = xy[~bg[rows, cols]]
     return dense_image(pre, xy, positive_radius_diameters * pre.diameter_px,
                        validation_fraction=validation_fraction, uncertain=ignore, background=bg)
 
@@ -210,10 +217,31 @@ class CropSampler:
             self.train_heights.append(img.validation_start_row)
         self.labels = [img.labels_xy[img.labels_xy[:, 1] < img.validation_start_row] for img in images]
         self.widths = [img.shape[1] for img in images]
+        # Known background in the training rows, as connected regions: crops centred on a
+        # region drawn uniformly show the network each small piece of junk (a dot, an
+        # aggregate) as often as the large carbon film.
+        self.background_regions: list[list[np.ndarray]] = []
+        n_background, n_weighted = 0, 0.0
+        for img in images:
+            rows = img.train_rows()
+            known = img.background[rows] & (img.weight[rows] > 0.5)
+            labels, n = ndimage.label(known)
+            flat = labels.ravel()
+            order = np.argsort(flat, kind="stable")
+            bounds = np.searchsorted(flat[order], np.arange(1, n + 2))
+            self.background_regions.append([order[bounds[i]:bounds[i + 1]] for i in range(n)])
+            n_background += int(known.sum())
+            n_weighted += float((img.weight[rows] > 0.5).sum())
+        self.background_fraction = n_background / n_weighted if n_weighted else 0.0
+        """Fraction of the weighted training pixels that are known background."""
 
     @property
     def has_labels(self) -> bool:
         return any(len(lab) for lab in self.labels)
+
+    @property
+    def has_background(self) -> bool:
+        return any(len(regions) for regions in self.background_regions)
 
     def sample(self, n_uniform: int, n_positive: int) -> tuple[CropBatch, CropBatch | None]:
         """``n_uniform`` crops anywhere in the training rows; ``n_positive`` centred near labels."""
@@ -221,6 +249,23 @@ class CropSampler:
         if n_positive == 0 or not self.has_labels:
             return uniform, None
         return uniform, self._batch([self._positive_centre() for _ in range(n_positive)], self.positive_core_px)
+
+    def sample_background(self, n: int) -> CropBatch | None:
+        """``n`` crops (of the positive crops' size) centred on known background; None when there is none.
+
+        A region of background (a connected piece of the masks) is drawn uniformly, then a
+        pixel in it: small junk is shown as often as large.
+        """
+        if n == 0 or not self.has_background:
+            return None
+        counts = np.array([len(regions) for regions in self.background_regions], dtype=np.float64)
+        centres = []
+        for _ in range(n):
+            k = int(self.rng.choice(len(counts), p=counts / counts.sum()))
+            region = self.background_regions[k][int(self.rng.integers(len(self.background_regions[k])))]
+            row, col = divmod(int(region[int(self.rng.integers(len(region)))]), self.widths[k])
+            centres.append((k, float(col), float(row)))
+        return self._batch(centres, self.positive_core_px)
 
     def _uniform_centre(self) -> tuple[int, float, float]:
         weights = np.array([h * w for h, w in zip(self.train_heights, self.widths)], dtype=np.float64)

@@ -78,8 +78,17 @@ class DenseTrainConfig:
     crop_core_diameters, positive_core_diameters
         Side of the core of a crop drawn anywhere (3 d) and of one centred near a label
         (1 d); the network's context is added around each.
-    crops_per_batch, positive_crops_per_batch
-        Crops drawn anywhere / centred near a label per update.
+    crops_per_batch, positive_crops_per_batch, background_crops_per_batch
+        Crops drawn anywhere / centred near a label / centred on known background (junk
+        marked by background masks; none without masks) per update.
+    background_weight
+        Weight of the negative risk of known background against the PU risk (0..1); None:
+        its share of the training area.
+    hard_negative_weight
+        Weight of the hardest known-background pixel of each background-centred crop: the
+        logistic loss of its logit (the most particle-like spot on a dot or an aggregate) is
+        added with this weight, so rare junk is not averaged away by the many easy pixels
+        around it.
     learning_rate
         Adam's initial step size.
     max_epochs, min_epochs, patience, lr_patience
@@ -122,6 +131,9 @@ class DenseTrainConfig:
     positive_core_diameters: float = 1.0
     crops_per_batch: int = 8
     positive_crops_per_batch: int = 16
+    background_crops_per_batch: int = 8
+    background_weight: float | None = None
+    hard_negative_weight: float = 0.0
     learning_rate: float = 2e-3
     max_epochs: int = 40
     min_epochs: int = 8
@@ -157,6 +169,12 @@ class DenseTrainConfig:
                                 fix="use e.g. 0.15")
         if self.max_epochs < 1 or self.patience < 1:
             raise CryopickError("max_epochs and patience must be at least 1", fix="use the defaults")
+        if self.background_weight is not None and not 0.0 <= self.background_weight < 1.0:
+            raise CryopickError(f"background weight must be in [0, 1), got {self.background_weight}",
+                                fix="leave it out to weigh known background by its area")
+        if not self.hard_negative_weight >= 0:
+            raise CryopickError(f"hard negative weight must be >= 0, got {self.hard_negative_weight}",
+                                fix="use e.g. 0.05, or 0 to turn it off")
         if self.loss not in ("sigmoid", "logistic"):
             raise CryopickError(f"unknown loss {self.loss!r}", fix="use 'sigmoid' or 'logistic'")
 
@@ -222,11 +240,13 @@ def build_network(diameter_px: float, config: DenseTrainConfig = DenseTrainConfi
 
 
 def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainConfig(),
-              progress: Progress | None = None) -> DenseTrainResult:
+              progress: Progress | None = None, initial: ParticleFCN | None = None) -> DenseTrainResult:
     """Train a :class:`~cryopick.models.fcn.ParticleFCN` on labelled working-scale micrographs.
 
     All images must share the working particle diameter (``preprocessed.diameter_px``).
     ``progress`` receives one line per epoch and per decision (prior, cleaning, stopping).
+    ``initial``: start from a copy of this network (fine-tuning, e.g. the general model;
+    its architecture is kept) instead of a freshly initialised one.
     """
     say = progress or (lambda line: None)
     if not images:
@@ -241,7 +261,7 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = build_network(diameter_px, config).to(device)
+    model = (build_network(diameter_px, config) if initial is None else copy.deepcopy(initial)).to(device)
     area_px = float(sum(img.weight.sum() for img in images))
 
     if config.prior is not None:
@@ -322,7 +342,10 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
         losses = []
         for _ in range(steps):
             uniform, positive = sampler.sample(config.crops_per_batch, config.positive_crops_per_batch)
-            loss = _batch_loss(model, uniform, positive, prior, config.loss, device)
+            background = sampler.sample_background(config.background_crops_per_batch)
+            loss = _batch_loss(model, uniform, positive, prior, config.loss, device, background,
+                               sampler.background_fraction if config.background_weight is None
+                               else config.background_weight, config.hard_negative_weight)
             if loss is None:
                 continue
             optimiser.zero_grad()
@@ -355,20 +378,35 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
 
 
 def _batch_loss(model: ParticleFCN, uniform: CropBatch, positive: CropBatch | None, prior: float, loss: str,
-                device: torch.device) -> torch.Tensor | None:
+                device: torch.device, background: CropBatch | None = None,
+                background_fraction: float = 0.0, hard_negative_weight: float = 0.0) -> torch.Tensor | None:
+    """nnPU risk on the unlabeled and positive pixels, mixed with the negative risk of known
+    background (from the uniform crops and the background-centred ones) by its share of the area,
+    plus the weighted loss of the hardest background pixel of each background-centred crop."""
     if positive is None:
         return None
     z_all = _core_logits(model, uniform, device)
     z_unl = z_all[uniform.unlabeled.to(device)]
     z_bg = z_all[uniform.background.to(device)]
+    hardest = None
+    if background is not None:
+        z_crops = _core_logits(model, background, device)
+        known = background.background.to(device)
+        z_bg = torch.cat([z_bg, z_crops[known]])
+        has = known.flatten(1).any(dim=1)
+        if hard_negative_weight > 0 and bool(has.any()):
+            hardest = z_crops.masked_fill(~known, -torch.inf).flatten(1).amax(dim=1)[has]
     z_pos = _core_logits(model, positive, device)[positive.positive.to(device)]
     if z_unl.numel() == 0 or z_pos.numel() == 0:
         return None
     value, _ = nn_pu_loss(z_pos, z_unl, prior, loss=loss)
     if z_bg.numel():
-        share = z_bg.numel() / (z_bg.numel() + z_unl.numel())
+        share = background_fraction if background is not None else z_bg.numel() / (z_bg.numel() + z_unl.numel())
         negative = torch.sigmoid(z_bg).mean() if loss == "sigmoid" else torch.nn.functional.softplus(z_bg).mean()
         value = (1 - share) * value + share * negative
+    if hardest is not None:
+        hard = torch.sigmoid(hardest).mean() if loss == "sigmoid" else torch.nn.functional.softplus(hardest).mean()
+        value = value + hard_negative_weight * hard
     return value
 
 

@@ -1,0 +1,163 @@
+"""Never pick junk (issue 5): how many picks land on ice, carbon, dots and aggregates.
+
+For each structure, simulates micrographs with lots of junk (`--junk lots`: crystalline
+ice, carbon edges on most micrographs, dots, aggregates) and trains the FCN on the first
+``--n-train`` of them from sparse, partly wrong labels, as `cryopick train` does, in
+several set-ups:
+
+* ``pu``: no junk information (positive-unlabeled only, the contrast guard at pick time);
+* ``masks``: the simulator's junk masks given as background (`--background-masks
+  sim/junk_masks`): junk is a known negative;
+* ``masks+regions``: the same, and candidates inside automatically detected
+  high-contrast regions are dropped at pick time (the default of `cryopick pick`).
+
+Each picks the ``--n-test`` test micrographs at its own threshold. A pick *lands on junk*
+when it matches no true particle (within half a diameter) and lies on the simulator's
+junk mask (every junk object, grown by a quarter diameter for its fringes, with the good
+particles kept clear); its kind is that of the nearest junk object. Reports the fraction
+of picks on junk (by kind), recall, precision and F1 against the good particles. Prints a
+table, writes JSON.
+
+    python benchmarks/bench_junk.py            # full run (~10 min on 2 cores)
+    python benchmarks/bench_junk.py --quick    # smoke run (CI runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import RESULTS, write_report
+from _picking import Split, score, set_threads, simulate_split
+
+from cryopick.fcn_data import labelled_image
+from cryopick.fcn_picker import FCNPickConfig, pick_fcn
+from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.io.masks import read_mask
+from cryopick.io.micrographs import read_micrograph
+from cryopick.matching import match
+from cryopick.models.checkpoint import load_model
+
+JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
+SETUPS = ("pu", "masks", "masks+regions")
+
+
+def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
+    start = time.perf_counter()
+    images = []
+    for path in split.train_paths:
+        mic = read_micrograph(path)
+        background = read_mask(out / "junk_masks" / f"{mic.name}.mrc", mic.shape) if use_masks else None
+        images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
+                                     positive_radius_diameters=config.positive_radius_diameters,
+                                     validation_fraction=config.validation_fraction, background=background))
+    result = train_fcn(images, config)
+    save_fcn_model(model_file, result, split.diameter_A)
+    return load_model(model_file), result, time.perf_counter() - start
+
+
+def junk_of(picks: pd.DataFrame, split: Split, out: Path) -> pd.Series:
+    """For every pick, the junk kind it lands on, or '' (on a particle or on clean background)."""
+    objects = pd.read_csv(out / "objects.csv")
+    kinds = pd.Series([""] * len(picks), index=picks.index, dtype=object)
+    radius = split.radius_px
+    for name, mine in picks.groupby("micrograph"):
+        truth = split.truth_test.loc[split.truth_test["micrograph"] == name]
+        matched = np.zeros(len(mine), dtype=bool)
+        if len(truth):
+            pick_idx, _ = match(mine[["x", "y"]].to_numpy(), truth[["x", "y"]].to_numpy(), radius,
+                                mine["score"].to_numpy())
+            matched[pick_idx] = True
+        mask = read_mask(out / "junk_masks" / f"{name}.mrc", _shape(out, name))
+        rows = np.clip(np.rint(mine["y"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
+        cols = np.clip(np.rint(mine["x"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
+        on_junk = mask[rows, cols] & ~matched
+        junk = objects.loc[(objects["micrograph"] == name) & objects["kind"].isin(JUNK_KINDS)]
+        for index, x, y in zip(mine.index[on_junk], mine["x"].to_numpy()[on_junk], mine["y"].to_numpy()[on_junk]):
+            d = np.hypot(junk["x"].to_numpy() - x, junk["y"].to_numpy() - y) - 0.5 * junk["diameter_px"].fillna(0).to_numpy()
+            kinds[index] = str(junk["kind"].to_numpy()[int(np.argmin(d))]) if len(junk) else "junk"
+    return kinds
+
+
+def _shape(out: Path, name: str) -> tuple[int, int]:
+    from cryopick.io.micrographs import read_micrograph_info
+
+    return read_micrograph_info(out / "micrographs" / f"{name}.mrc").shape
+
+
+def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
+    out = workdir / structure
+    split = simulate_split(out, structure, n_train=args.n_train, n_test=args.n_test, size=args.size, apix=args.apix,
+                           snr=None, label_fraction=args.label_fraction, wrong_label_fraction=args.wrong_label_fraction,
+                           seed=args.seed, junk="lots")
+    base = DenseTrainConfig(seed=args.seed, field_per_diameter=args.field_per_diameter,
+                            background_weight=args.background_weight, hard_negative_weight=args.hard_negative_weight,
+                            **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    rows, models = [], {}
+    for setup in args.setups:
+        use_masks = setup != "pu"
+        if use_masks not in models:
+            models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
+        loaded, result, train_s = models[use_masks]
+        pick_config = FCNPickConfig(threshold=0.0, **({"junk_regions": True} if setup.endswith("regions") else {}))
+        start = time.perf_counter()
+        picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, pick_config) for p in split.test_paths],
+                          ignore_index=True)
+        pick_s = (time.perf_counter() - start) / len(split.test_paths)
+        chosen = picks.loc[picks["score"] >= loaded.threshold].reset_index(drop=True)
+        kinds = junk_of(chosen, split, out)
+        row = {"structure": structure, "setup": setup, "n_test_particles": len(split.truth_test),
+               "n_picks": len(chosen), "on_junk": round(float((kinds != "").mean()), 4) if len(chosen) else 0.0,
+               **{f"on_{k}": int((kinds == k).sum()) for k in JUNK_KINDS},
+               **score(picks, split.truth_test, split.radius_px, loaded.threshold),
+               "threshold": round(loaded.threshold, 3), "train_s": round(train_s, 1), "pick_s": round(pick_s, 2)}
+        rows.append(row)
+        print(f"{structure:>9} {setup:>14}: {row['n_picks']:>5} picks, {100 * row['on_junk']:5.2f}% on junk "
+              f"(ice {row['on_ice']}, dot {row['on_dot']}, aggregate {row['on_aggregate']}, "
+              f"carbon {row['on_carbon_edge']}), recall {row['recall']:.3f}, precision {row['precision']:.3f}, "
+              f"F1 {row['f1']:.3f}", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--structures", nargs="+", default=["globular", "ring7", "dumbbell"])
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
+    parser.add_argument("--n-train", type=int, default=6)
+    parser.add_argument("--n-test", type=int, default=4)
+    parser.add_argument("--size", type=int, default=1536)
+    parser.add_argument("--apix", type=float, default=2.5)
+    parser.add_argument("--label-fraction", type=float, default=0.2)
+    parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--field-per-diameter", type=float, default=DenseTrainConfig.field_per_diameter)
+    parser.add_argument("--background-weight", type=float, default=None)
+    parser.add_argument("--hard-negative-weight", type=float, default=DenseTrainConfig.hard_negative_weight)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=RESULTS / "junk.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args = replace_args(args, structures=args.structures[:1], n_train=2, n_test=1, size=768, max_epochs=3,
+                            json=args.json.with_name("junk_quick.json") if args.json == RESULTS / "junk.json" else args.json)
+    set_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        rows = [row for structure in args.structures for row in run(structure, args, workdir)]
+    report = {"command": "python benchmarks/bench_junk.py" + (" --quick" if args.quick else ""),
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "rows": rows}
+    return write_report(args.json, report)
+
+
+def replace_args(args: argparse.Namespace, **changes) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), **changes})
+
+
+if __name__ == "__main__":
+    main()
