@@ -25,7 +25,8 @@ from cryopick.simulate.structures import (
 
 # Plausible diameters (2 x max radius, Å) for each builtin.
 EXPECTED_DIAMETER_A = {"globular": (100, 130), "ring7": (125, 160), "dumbbell": (180, 220),
-                       "small": (50, 80), "6qt9": (280, 330), "8zpm": (110, 140)}
+                       "small": (50, 80), "6qt9": (280, 330), "8zpm": (110, 140), "ring5": (90, 120),
+                       "rod": (190, 240)}
 
 
 def _ball(n: int = 2000, radius: float = 30.0, seed: int = 0) -> Structure:

@@ -125,6 +125,8 @@ _BUILTINS = {
     "small": "procedural small three-domain protein, ~60 Å, ~30 kDa",
     "6qt9": "PDB 6QT9 (SH1 virus capsid assembly, 30 chains, ~600 kDa, ~300 Å), 2 points/residue",
     "8zpm": "PDB 8ZPM (BRIL-CXCR4 with nanobody Nb6, 401 residues, ~45 kDa modelled), 2 points/residue",
+    "ring5": "procedural 5-fold ring of two-domain subunits, ~100 Å across, ~110 kDa",
+    "rod": "procedural elongated four-domain particle without a waist, ~210 x 60 Å, ~130 kDa",
 }
 
 
