@@ -5,11 +5,13 @@ ice, carbon edges on most micrographs, dots, aggregates) and trains the FCN on t
 ``--n-train`` of them from sparse, partly wrong labels, as `cryopick train` does, in
 several set-ups:
 
-* ``pu``: no junk information (positive-unlabeled only, the contrast guard at pick time);
-* ``masks``: the simulator's junk masks given as background (`--background-masks
-  sim/junk_masks`): junk is a known negative;
-* ``masks+regions``: the same, and candidates inside automatically detected
-  high-contrast regions are dropped at pick time (the default of `cryopick pick`).
+* ``pu``: no junk information: positive-unlabeled training, and at pick time only the
+  contrast guard (as before issue 5);
+* ``pu+regions``: the same training; at pick time candidates inside automatically
+  detected high-contrast regions (ice, carbon) are dropped too (the default of
+  `cryopick pick`);
+* ``masks+regions``: the simulator's junk masks given as background in training
+  (`--background-masks sim/junk_masks`: junk is a known negative), and regions at pick time.
 
 Each picks the ``--n-test`` test micrographs at its own threshold. A pick *lands on junk*
 when it matches no true particle (within half a diameter) and lies on the simulator's
@@ -43,7 +45,7 @@ from cryopick.matching import match
 from cryopick.models.checkpoint import load_model
 
 JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
-SETUPS = ("pu", "masks", "masks+regions")
+SETUPS = ("pu", "pu+regions", "masks+regions")
 
 
 def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
@@ -99,11 +101,11 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
                             **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     rows, models = [], {}
     for setup in args.setups:
-        use_masks = setup != "pu"
+        use_masks = setup.startswith("masks")
         if use_masks not in models:
             models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
         loaded, result, train_s = models[use_masks]
-        pick_config = FCNPickConfig(threshold=0.0, **({"junk_regions": True} if setup.endswith("regions") else {}))
+        pick_config = FCNPickConfig(threshold=0.0, junk_regions=setup.endswith("regions"))
         start = time.perf_counter()
         picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, pick_config) for p in split.test_paths],
                           ignore_index=True)

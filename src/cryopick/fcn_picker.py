@@ -11,7 +11,9 @@
    stronger one is a candidate, with its probability as score (as crYOLO's CBOX keeps
    every candidate). The threshold is applied on output, so a later choice needs no new
    pass over the micrographs.
-4. A conventional guard beside the network (:func:`contrast_guard`): candidates far
+4. Candidates inside high-contrast regions (crystalline ice, carbon film, large dark
+   blobs; :func:`cryopick.junk_regions.junk_region_mask`) are dropped.
+5. A conventional guard beside the network (:func:`contrast_guard`): candidates far
    darker or far more textured than the accepted ones (dark dots of ice or gold, carbon,
    ice edges) are dropped. A network trained positive-unlabeled sees too few of these
    rare objects to learn that they are not particles, and ranks the darkest of them
@@ -36,6 +38,7 @@ from cryopick.errors import CryopickError
 from cryopick.fcn_data import network_input
 from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import empty_picks, make_picks
+from cryopick.junk_regions import junk_region_mask, picks_outside
 from cryopick.models.checkpoint import LoadedModel
 from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
 from cryopick.tiling import predict_tiled
@@ -64,6 +67,10 @@ class FCNPickConfig:
         objects); see :func:`contrast_guard`. None turns the guard off. Brighter or
         flatter candidates are kept. Needs at least :data:`GUARD_MIN_CANDIDATES`
         candidates above the threshold.
+    junk_regions
+        Drop candidates inside high-contrast regions: ice contamination, carbon film,
+        large dark blobs (:func:`cryopick.junk_regions.junk_region_mask`; one more Fourier
+        crop of the micrograph).
     """
 
     threshold: float | None = None
@@ -71,6 +78,7 @@ class FCNPickConfig:
     tta: bool = False
     memory_cap_bytes: int | None = None
     contrast_guard_spreads: float | None = 6.0
+    junk_regions: bool = True
 
 
 GUARD_MIN_CANDIDATES = 10
@@ -138,6 +146,9 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
     spacing = loaded.min_distance_diameters if config.min_distance_diameters is None else config.min_distance_diameters
     threshold = loaded.threshold if config.threshold is None else config.threshold
     x, y, score = find_peaks(prob, max(1.0, spacing * pre.diameter_px), threshold=threshold if threshold > 0 else None)
+    if config.junk_regions and x.size:
+        keep = picks_outside(np.c_[x, y], junk_region_mask(mic, diameter_A, shape=pre.image.shape))
+        x, y, score = x[keep], y[keep], score[keep]
     if config.contrast_guard_spreads is not None and x.size:
         keep = contrast_guard(pre.image, x, y, score >= loaded.threshold, pre.diameter_px, config.contrast_guard_spreads)
         x, y, score = x[keep], y[keep], score[keep]
