@@ -1,5 +1,6 @@
 # Two commands set cryopick up from nothing but Python 3.11 and the package registries:
-#   make demo   - simulate a small dataset, pick it, evaluate it, write a report in results/demo
+#   make demo   - simulate a small dataset, pick it with the bundled general model (no labels),
+#                 evaluate it, write a report in results/demo
 #   make test   - run the test suite
 # CUDA users: make test TORCH_SPEC="torch==2.13.0 --index-url <your CUDA wheel index>"
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -21,7 +22,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 demo: install
 	$(BIN)/cryopick simulate $(DEMO)/data --n 6 --size 1536 --apix 2.0 --seed 0
-	$(BIN)/cryopick pick $(DEMO)/data/micrographs --method log --diameter 120 -o $(DEMO)/picks.star
+	$(BIN)/cryopick pick $(DEMO)/data/micrographs --diameter 120 -o $(DEMO)/picks.star
 	$(BIN)/cryopick evaluate --picks $(DEMO)/picks.star --truth $(DEMO)/data/truth.star \
 		--micrographs $(DEMO)/data/micrographs --out $(DEMO)/report
 	@echo "Demo report: $(DEMO)/report (metrics.json, pr_curve.png, overlay_*.png)"

@@ -391,7 +391,8 @@ def test_log_pick_writes_the_picks_it_wrote_before(
     mic = read_micrograph(mic_path)
     for threshold in (None, 1.5, 8.0):  # at 8 the outlier cut judges by fewer peaks
         extra = [] if threshold is None else ["--threshold", threshold]
-        code, _, err = run_cli(["pick", mic_path, "--diameter", 116, *extra, "-o", tmp_path / "log.star"], capsys)
+        code, _, err = run_cli(["pick", mic_path, "--method", "log", "--diameter", 116, *extra, "-o",
+                                tmp_path / "log.star"], capsys)
         assert code == 0, err
         assert "not calibrated probabilities" in err and "picked at threshold" in err
         _assert_same_picks(_read_picks(tmp_path / "log.star"), pick_log(mic, 116.0, LoGConfig(threshold=threshold)))

@@ -119,8 +119,11 @@ class DenseTrainConfig:
         Network width, receptive field (in diameters) and the stride of its trunk (2:
         the dilated layers run on a grid of every other pixel, a quarter of the cost).
     label_recall
-        The model's threshold is lowered from 0.5 until this fraction of the kept labels
-        scores above it (not below 0.1): the recall it aims at.
+        The model's threshold is lowered from ``default_threshold`` until this fraction of
+        the kept labels scores above it (not below 0.1): the recall it aims at.
+    default_threshold
+        The threshold before the labels lower it: 0.5 (where the network says particle
+        rather than not); a fine-tuned model starts from its initial model's.
     seed, device
         Reproducibility and where to train (``auto`` picks CUDA when present).
     """
@@ -152,6 +155,7 @@ class DenseTrainConfig:
     field_per_diameter: float = 1.5
     stride: int = 2
     label_recall: float = 0.9
+    default_threshold: float = 0.5
     seed: int = 0
     device: str = "cpu"
 
@@ -162,6 +166,9 @@ class DenseTrainConfig:
             raise CryopickError(f"prior must be between 0 and 1, got {self.prior}", fix="leave it out to estimate it")
         if self.stride not in (1, 2):
             raise CryopickError(f"network stride must be 1 or 2, got {self.stride}", fix="use 2 (default) or 1")
+        if not 0.0 < self.default_threshold < 1.0:
+            raise CryopickError(f"default threshold must be in (0, 1), got {self.default_threshold}",
+                                fix="use e.g. 0.5")
         if not 0.0 < self.label_recall <= 1.0:
             raise CryopickError(f"label recall must be in (0, 1], got {self.label_recall}", fix="use e.g. 0.9")
         if not 0.0 <= self.validation_fraction < 0.5:
@@ -306,8 +313,8 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
         say(f"round {round_no}: {reason}")
 
     threshold = _threshold(model, labelled, config, diameter_px, device)
-    if threshold < DEFAULT_FCN_THRESHOLD:
-        say(f"threshold {threshold:.3f}: at {DEFAULT_FCN_THRESHOLD:g}, fewer than {config.label_recall:.0%} of the "
+    if threshold < config.default_threshold:
+        say(f"threshold {threshold:.3f}: at {config.default_threshold:g}, fewer than {config.label_recall:.0%} of the "
             f"labelled particles would be picked")
     model.cpu().eval()
     return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
@@ -457,7 +464,7 @@ def _label_scores(maps: list[np.ndarray], images: list[DenseImage], config: Dens
 
 def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, diameter_px: float,
                device: torch.device) -> float:
-    """The model's threshold: :data:`DEFAULT_FCN_THRESHOLD`, or lower if that would miss labelled particles.
+    """The model's threshold: ``config.default_threshold``, or lower if that would miss labelled particles.
 
     Labels are a random sample of the particles, so the fraction of them scoring above a
     threshold estimates the recall there. When fewer than ``config.label_recall`` of the
@@ -467,11 +474,11 @@ def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
     """
     labelled = [img for img in images if len(img.labels_xy)]
     if sum(len(img.labels_xy) for img in labelled) < MIN_LABELS_FOR_THRESHOLD:
-        return DEFAULT_FCN_THRESHOLD
+        return config.default_threshold
     maps = _probability_maps(model, labelled, device)
     scores = np.concatenate(_label_scores(maps, labelled, config, diameter_px))
     reached = float(np.quantile(scores, 1.0 - config.label_recall))
-    return float(np.clip(reached, MIN_FCN_THRESHOLD, DEFAULT_FCN_THRESHOLD))
+    return float(np.clip(reached, min(MIN_FCN_THRESHOLD, config.default_threshold), config.default_threshold))
 
 
 def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cryopick.cli import clean, convert, evaluate, pick, simulate, train
+from cryopick.cli import clean, convert, evaluate, pick, simulate, train, train_general
 from cryopick.cli._app import app
 from cryopick.errors import CryopickError
 
@@ -19,6 +19,7 @@ app.command("pick")(pick.pick_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("convert")(convert.convert_command)
 app.command("clean")(clean.clean_command)
+app.command("train-general")(train_general.train_general_command)
 
 EXIT_INPUT_ERROR = 2
 

@@ -11,17 +11,41 @@ from cryopick.fcn_data import labelled_image
 from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
 from cryopick.io.masks import find_mask, read_mask
 from cryopick.io.micrographs import read_micrograph
+from cryopick.models.fcn import ParticleFCN
+
+
+def initial_network(init: str | None) -> tuple[ParticleFCN | None, float | None]:
+    """The network to fine-tune and its threshold: none, the bundled general model ("general") or an fcn model file."""
+    if init is None:
+        return None, None
+    from cryopick.errors import CryopickError
+    from cryopick.general_model import general_model_path
+    from cryopick.models.checkpoint import load_model
+
+    path = general_model_path() if init == "general" else Path(init)
+    loaded = load_model(path)
+    if loaded.kind != "fcn" or not isinstance(loaded.model, ParticleFCN):
+        raise CryopickError(f"--init needs a fully convolutional model, this is a {loaded.kind!r} one", path=path,
+                            fix="give --init general or a model trained with --model fcn")
+    console.print(f"starting from {'the bundled general model' if init == 'general' else path}")
+    return loaded.model, float(loaded.threshold)
 
 
 def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float, output: Path, *,
                       apix: float | None, max_epochs: int | None, validation_fraction: float | None,
                       uncertain_masks: Path | None, background_masks: Path | None, min_label_score: float | None,
-                      prior: float | None, rotate: bool, seed: int, device: str) -> None:
-    """Train the fully convolutional picker and write its model file (see `cryopick train --help`)."""
+                      prior: float | None, rotate: bool, seed: int, device: str, init: str | None = None,
+                      initial: tuple[ParticleFCN | None, float | None] = (None, None)) -> None:
+    """Train the fully convolutional picker and write its model file (see `cryopick train --help`).
+
+    ``initial``: the network to start from and its threshold (:func:`initial_network` of ``init``).
+    """
+    initial, initial_threshold = initial
     config = DenseTrainConfig(
         **({} if max_epochs is None else {"max_epochs": max_epochs}),
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         prior=prior, rotate=rotate, seed=seed, device=device,
+        **({} if initial_threshold is None else {"default_threshold": initial_threshold}),
     )
     images = []
     n_masks = {"uncertain": 0, "background": 0}
@@ -41,7 +65,9 @@ def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float
     for kind, folder in (("uncertain", uncertain_masks), ("background", background_masks)):
         if folder is not None:
             console.print(f"{kind} masks: {n_masks[kind]} of {len(paths)} micrograph(s) have one in {folder}")
-    result = train_fcn(images, config, progress=console.print)
+    result = train_fcn(images, config, progress=console.print, initial=initial)
+    if init is not None:
+        result.notes["init"] = "general" if init == "general" else str(init)
     save_fcn_model(output, result, diameter_A)
     console.print(
         f"trained fcn in {result.seconds:.0f} s: about {result.n_particles_estimate:.0f} particles in the training "

@@ -43,6 +43,7 @@ class _Picker:
     calibrated: bool
     complete: bool = True
     note: str | None = None
+    model_line: str | None = None
 
 
 def pick_command(
@@ -55,10 +56,12 @@ def pick_command(
     diameter: float | None = typer.Option(
         None, "--diameter", "-d", help="Particle diameter in Å (with --model: default the model's)."
     ),
-    model: Path | None = typer.Option(None, "--model", help="A model file from `cryopick train`."),
+    model: Path | None = typer.Option(
+        None, "--model", help="A model file from `cryopick train`; default: the bundled general model (needs --diameter)."
+    ),
     method: Method | None = typer.Option(
-        None, "--method", help="log: reference-free Laplacian-of-Gaussian; model: --model's classifier. Default: model "
-        "when --model is given, else log."
+        None, "--method", help="model (default): --model, or the bundled general model; log: the reference-free "
+        "Laplacian-of-Gaussian picker."
     ),
     threshold: float | None = typer.Option(
         None, "--threshold", help="Keep picks scoring at least this (LoG: robust z, default 2.5; model: probability, "
@@ -92,6 +95,12 @@ def pick_command(
 
         cryopick pick mics/*.mrc --model model.cryopick -o picks.star
 
+        cryopick pick mics/*.mrc --method log --diameter 150 -o picks_log.star
+
+    With no --model, the bundled general model picks (trained on simulated data of
+    other structures, no labels needed; docs/general_model.md). `cryopick train
+    --init general` adapts it to your protein from a few labelled micrographs.
+
     Every pick keeps its score (rlnAutopickFigureOfMerit in STAR). By default only
     picks above the method's cut are written; with --all-peaks every peak is, so a
     threshold can be chosen later with `cryopick evaluate` or in RELION.
@@ -107,7 +116,7 @@ def pick_command(
     fmt = check_format(fmt)
     if all_peaks and threshold is not None:
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
-    method = method or (Method.model if model is not None else Method.log)
+    method = method or Method.model
     picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
         model, diameter, threshold, all_peaks, device, tta
     )
@@ -132,6 +141,8 @@ def pick_command(
     picks = candidates if all_peaks else candidates.loc[candidates["score"] >= picker.threshold].reset_index(drop=True)
     options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen)
     written = write_coords(picks, output, fmt, options)
+    if picker.model_line is not None:
+        console.print(picker.model_line, markup=False)
     _print_summary(summary, picker.note, all_peaks)
     if scores_json is not None:
         write_text_atomic(scores_json, json.dumps(summary.to_dict(), indent=2))
@@ -187,19 +198,26 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     threshold up to the model's (the default), where cutting afterwards gives the same
     picks. Above it the picker cuts itself, as before.
     """
-    if model is None:
-        raise CryopickError("--method model needs a model file", fix="pass --model FILE from `cryopick train`")
     # torch is imported only when a model is used, so the LoG path and --help stay quick
     from cryopick.device import resolve_device
+    from cryopick.general_model import general_model_path, is_general
     from cryopick.models.checkpoint import load_model
 
-    loaded = load_model(model)
+    if model is None and diameter is None:
+        raise CryopickError("the general model needs the particle size", fix="pass --diameter in Å, or --model FILE")
+    loaded = load_model(model if model is not None else general_model_path())
+    if is_general(loaded.training) and diameter is None:
+        raise CryopickError("a general model picks any particle size and needs yours", path=model,
+                            fix="pass --diameter in Å")
     torch_device = resolve_device(device)
     loaded.model.to(torch_device)
-    console.print(
-        f"model {model.name}: {loaded.kind}, trained at {loaded.diameter_A:g} Å"
-        + (f", picking at {diameter:g} Å" if diameter is not None else "")
-    )
+    # said after picking, with the summary: a bad micrograph then gives one error line only
+    if model is None:
+        model_line = (f"model: the bundled general model (no labels needed), picking at {diameter:g} Å "
+                      "(docs/general_model.md; train your own with `cryopick train`)")
+    else:
+        model_line = (f"model {model.name}: {loaded.kind}, trained at {loaded.diameter_A:g} Å"
+                      + (f", picking at {diameter:g} Å" if diameter is not None else ""))
     used = loaded.threshold if threshold is None else threshold
     diameter_A = loaded.diameter_A if diameter is None else diameter
     if loaded.kind == "fcn":
@@ -210,10 +228,10 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
                                       "only the picks are scored")
         return _Picker(lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device), used, diameter_A,
-                       calibrated=True, complete=complete, note=note)
+                       calibrated=True, complete=complete, note=note, model_line=model_line)
     from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
 
     # trained on balanced classes, a patch classifier's probabilities overstate the particles' share
     window_config = SlidingWindowConfig(threshold=0.0)
     return _Picker(lambda mic: pick_sliding_window(mic, loaded, diameter, window_config, torch_device), used,
-                   diameter_A, calibrated=False)
+                   diameter_A, calibrated=False, model_line=model_line)

@@ -66,6 +66,10 @@ def train_command(
         "from the data (no need to know how many particles there are)."
     ),
     no_rotate: bool = typer.Option(False, "--no-rotate", help="fcn: turn crops by multiples of 90 degrees only."),
+    init: str | None = typer.Option(
+        None, "--init", help="fcn: start from a model instead of from scratch: 'general' (the bundled general model; "
+        "a few labelled micrographs then adapt it to your protein) or an fcn model file."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed for sampling, splitting and initialisation."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
@@ -76,6 +80,8 @@ def train_command(
     Examples:
 
         cryopick train mics/*.mrc --coords labels.star --diameter 120 -o model.cryopick
+
+        cryopick train mics/*.mrc --coords labels.star --diameter 120 --init general -o tuned.cryopick
 
         cryopick train mics/*.mrc --coords labels.star --diameter 120 --model mlp -o mlp.cryopick
 
@@ -100,11 +106,18 @@ def train_command(
             f"--val-fraction must be between 0 and {0.5 if model is ModelKind.fcn else 1}, got {validation_fraction}",
             fix="give e.g. --val-fraction 0.15",
         )
+    if init is not None and model is not ModelKind.fcn:
+        raise CryopickError("--init works for --model fcn only", fix="leave out --init, or use --model fcn")
     if prior is not None and not 0.0 < prior < 1.0:
         raise CryopickError(f"--prior must be between 0 and 1, got {prior}", fix="leave it out to estimate it")
     for folder in (uncertain_masks, background_masks):
         if folder is not None:
             check_mask_folder(folder)
+    initial = (None, None)
+    if init is not None:  # read the model to start from first: a bad --init fails before any work
+        from cryopick.cli._train_fcn import initial_network
+
+        initial = initial_network(init)
     infos = micrograph_infos(micrographs, apix)
     shapes = {info.name: info.shape for info in infos}
     labels = read_coords(coords, check_format(coords_format))
@@ -122,7 +135,7 @@ def train_command(
         train_fcn_command(labelled, labels, diameter, output, apix=apix, max_epochs=epochs,
                           validation_fraction=validation_fraction, uncertain_masks=uncertain_masks,
                           background_masks=background_masks, min_label_score=min_label_score, prior=prior,
-                          rotate=not no_rotate, seed=seed, device=device)
+                          rotate=not no_rotate, seed=seed, device=device, init=init, initial=initial)
         return
     _train_patch_classifier(labelled, labels, diameter, output, model.value, scheme.value, epochs or 100,
                             validation_fraction or 0.1, seed, device, apix)

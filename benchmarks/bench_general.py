@@ -1,0 +1,118 @@
+"""The general model (issue 5): picking with no labels, and fine-tuning from one or two micrographs.
+
+For each test structure (none of them in the general model's training set, see
+docs/general_model.md), simulates ``--n-train`` training and ``--n-test`` test
+micrographs as `bench_picker.py` does (``--label-fraction`` of the particles labelled,
+``--wrong-label-fraction`` of the labels wrong) and scores, on the same test micrographs:
+
+* ``general``: the bundled general model with no labels at all (`cryopick pick --diameter D`);
+* ``scratch-6``: the FCN trained from scratch on all ``--n-train`` micrographs (`cryopick train`);
+* ``tuned-1`` / ``tuned-2``: the general model fine-tuned on the first 1 / 2 of them
+  (`cryopick train --init general`);
+* ``scratch-2``: trained from scratch on the same 2, for comparison.
+
+P/R/F1 at each model's own threshold, best F1 over thresholds and AP over all candidates,
+and training seconds (reading included). Prints a table, writes JSON.
+
+    python benchmarks/bench_general.py              # full run (~15 min on 2 cores)
+    python benchmarks/bench_general.py --quick      # smoke run (CI runs this)
+    python benchmarks/bench_general.py --model FILE # another general model (e.g. a retrained one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from _common import RESULTS, write_report
+from _picking import Split, pick_cryopick, score, set_threads, simulate_split
+
+from cryopick.fcn_data import labelled_image
+from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.general_model import general_model_path
+from cryopick.io.micrographs import read_micrograph
+from cryopick.models.checkpoint import LoadedModel, load_model
+
+SETUPS = ("general", "scratch-6", "tuned-1", "tuned-2", "scratch-2")
+
+
+def _train(split: Split, n_mics: int, config: DenseTrainConfig, out: Path, initial=None) -> tuple[LoadedModel, dict]:
+    start = time.perf_counter()
+    part = replace(split, train_paths=split.train_paths[:n_mics])
+    images = []
+    for path in part.train_paths:
+        mic = read_micrograph(path)
+        images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
+                                     positive_radius_diameters=config.positive_radius_diameters,
+                                     validation_fraction=config.validation_fraction))
+    result = train_fcn(images, config, initial=initial)
+    save_fcn_model(out, result, split.diameter_A)
+    n_labels = int(split.labels["micrograph"].isin({p.stem for p in part.train_paths}).sum())
+    return load_model(out), {"train_s": round(time.perf_counter() - start, 1), "n_labels": n_labels,
+                             "epochs": len(result.history)}
+
+
+def run(structure: str, args: argparse.Namespace, workdir: Path, general: LoadedModel) -> list[dict]:
+    split = simulate_split(workdir / structure, structure, n_train=args.n_train, n_test=args.n_test, size=args.size,
+                           apix=args.apix, snr=None, label_fraction=args.label_fraction,
+                           wrong_label_fraction=args.wrong_label_fraction, seed=args.seed)
+    config = DenseTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    rows = []
+    for setup in args.setups:
+        facts: dict = {"train_s": 0.0, "n_labels": 0}
+        if setup == "general":
+            loaded = replace(general, diameter_A=split.diameter_A)
+        else:
+            kind, n = setup.split("-")
+            n_mics = args.n_train if setup == "scratch-6" else int(n)
+            initial = general.model if kind == "tuned" else None
+            tuned = replace(config, default_threshold=general.threshold) if initial is not None else config
+            loaded, facts = _train(split, n_mics, tuned, workdir / f"{structure}_{setup}.cryopick", initial)
+        picks, pick_s = pick_cryopick(split, loaded)
+        row = {"structure": structure, "setup": setup, **facts, "threshold": round(loaded.threshold, 3),
+               **score(picks, split.truth_test, split.radius_px, loaded.threshold), "pick_s": round(pick_s, 2)}
+        rows.append(row)
+        print(f"{structure:>9} {setup:>10}: F1 {row['f1']:.3f} (P {row['precision']:.3f} R {row['recall']:.3f}), "
+              f"best F1 {row['best_f1']:.3f}, AP {row['average_precision']:.3f}; {row['n_labels']} labels, "
+              f"{row['train_s']:.0f} s", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--model", type=Path, default=None, help="general model file (default: the bundled one)")
+    parser.add_argument("--structures", nargs="+", default=["globular", "ring7", "dumbbell"])
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
+    parser.add_argument("--n-train", type=int, default=6)
+    parser.add_argument("--n-test", type=int, default=4)
+    parser.add_argument("--size", type=int, default=1536)
+    parser.add_argument("--apix", type=float, default=2.5)
+    parser.add_argument("--label-fraction", type=float, default=0.2)
+    parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=RESULTS / "general.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.structures, args.n_train, args.n_test, args.size, args.max_epochs = args.structures[:1], 2, 1, 768, 2
+        args.apix, args.setups = 4.0, ["general", "tuned-1"]
+    set_threads(args.threads)
+    general = load_model(args.model or general_model_path())
+    with tempfile.TemporaryDirectory(prefix="cryopick-general-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        rows = [row for structure in args.structures for row in run(structure, args, workdir, general)]
+    print(pd.DataFrame(rows)[["structure", "setup", "n_labels", "precision", "recall", "f1", "best_f1",
+                              "average_precision", "train_s"]].to_string(index=False))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    return write_report(args.json, {"benchmark": "general", "settings": settings, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
