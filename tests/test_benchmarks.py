@@ -100,3 +100,29 @@ def test_clean_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (row,) = report["rows"]
     assert row["n_particles"] > 0 and row["n_junk"] > 0
     assert 0.0 <= row["junk_removed"] <= 1.0 and row["particles_kept"] >= 0.9
+
+
+def test_junk_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_junk").main(["--quick", "--json", str(tmp_path / "junk.json")])
+    assert "on junk" in capsys.readouterr().out
+    setups = {row["setup"]: row for row in report["rows"]}
+    assert set(setups) == {"pu", "pu+regions", "masks+regions", "general"}
+    for row in setups.values():
+        assert 0.0 <= row["on_junk"] <= 1.0 and row["n_picks"] >= row["on_ice"] + row["on_dot"] + row["on_aggregate"]
+
+
+def test_general_model_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_general").main(["--quick", "--json", str(tmp_path / "general.json")])
+    assert "general" in capsys.readouterr().out
+    rows = {row["setup"]: row for row in report["rows"]}
+    assert set(rows) == {"general", "tuned-1"}
+    assert rows["general"]["n_labels"] == 0 and rows["general"]["f1"] >= 0.7, rows["general"]
+    assert rows["tuned-1"]["n_labels"] > 0
+
+
+def test_junk_regions_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_junk_regions").main(["--quick", "--no-figure", "--json", str(tmp_path / "regions.json")])
+    assert "simulated" in capsys.readouterr().out
+    rows = report["simulated_lots_of_junk"]["rows"]
+    particles = sum(r["n_particle"] for r in rows)
+    assert particles > 0 and sum(r["particle_in_mask"] for r in rows) <= 0.02 * particles
