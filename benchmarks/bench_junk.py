@@ -11,7 +11,9 @@ several set-ups:
   detected high-contrast regions (ice, carbon) are dropped too (the default of
   `cryopick pick`);
 * ``masks+regions``: the simulator's junk masks given as background in training
-  (`--background-masks sim/junk_masks`: junk is a known negative), and regions at pick time.
+  (`--background-masks sim/junk_masks`: junk is a known negative), and regions at pick time;
+* ``general``: the bundled general model, no labels at all (trained on other structures
+  with junk as known background), regions at pick time.
 
 Each picks the ``--n-test`` test micrographs at its own threshold. A pick *lands on junk*
 when it matches no true particle (within half a diameter) and lies on the simulator's
@@ -39,13 +41,14 @@ from _picking import Split, score, set_threads, simulate_split
 from cryopick.fcn_data import labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.general_model import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.matching import match
 from cryopick.models.checkpoint import load_model
 
 JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
-SETUPS = ("pu", "pu+regions", "masks+regions")
+SETUPS = ("pu", "pu+regions", "masks+regions", "general")
 
 
 def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
@@ -102,10 +105,14 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
     rows, models = [], {}
     for setup in args.setups:
         use_masks = setup.startswith("masks")
-        if use_masks not in models:
-            models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
-        loaded, result, train_s = models[use_masks]
-        pick_config = FCNPickConfig(threshold=0.0, junk_regions=setup.endswith("regions"))
+        if setup == "general":
+            loaded, train_s = load_model(general_model_path()), 0.0
+            loaded.diameter_A = split.diameter_A
+        else:
+            if use_masks not in models:
+                models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
+            loaded, result, train_s = models[use_masks]
+        pick_config = FCNPickConfig(threshold=0.0, junk_regions=setup.endswith("regions") or setup == "general")
         start = time.perf_counter()
         picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, pick_config) for p in split.test_paths],
                           ignore_index=True)
