@@ -20,14 +20,14 @@ def train_general_command(
 ) -> None:
     """Train the general model on simulated data, as the bundled one was made.
 
-    Example (the bundled model; about 10 minutes on 2 CPU cores):
+    Example (the bundled model; about 5 minutes on 2 CPU cores):
 
         cryopick train-general -o src/cryopick/models/pretrained/general.cryopick
 
-    Simulates micrographs of the structures small, 8zpm, 6qt9, ring5 and rod under four imaging
-    conditions (pixel size, defocus, noise, crowding, ice and junk), labels every
-    particle, gives the junk as known background, and trains the fully convolutional
-    picker on them. See docs/general_model.md.
+    Simulates micrographs of the structures small, 8zpm, 6qt9, ring5 and rod
+    under four imaging conditions (pixel size, defocus, noise, crowding, ice
+    and junk), labels every particle, gives the junk as known background, and
+    trains the fully convolutional picker on them. See docs/general_model.md.
     """
     from dataclasses import replace
 
