@@ -233,3 +233,25 @@ def test_benchmark_quick(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "junk_regions.json").read_text())["benchmark"] == "junk_regions"
     assert report["simulated_crowded_no_junk"]["summary"]["junk_region_mask / all"]["particles_in_mask"] == 0.0
     assert report["simulated_lots_of_junk"]["summary"]["junk_region_mask / all"]["particles_in_mask"] <= 0.02
+
+
+def test_the_pickers_mask_reuses_its_crop_and_equals_the_micrographs_mask() -> None:
+    """junk_region_mask_for(pre) is junk_region_mask at the working shape, without a second Fourier crop."""
+    from cryopick.fcn_data import FCN_PREPROCESS
+    from cryopick.io.micrographs import Micrograph
+    from cryopick.junk_regions import junk_region_mask, junk_region_mask_for
+    from cryopick.preprocess import preprocess
+    from cryopick.simulate import SimulationConfig, simulate_micrograph
+
+    config = SimulationConfig.with_presets(junk="lots", n_micrographs=1, shape=(640, 512), apix=4.0,
+                                           structures=("globular",), seed=5)
+    result = simulate_micrograph(config, 0)
+    mic = Micrograph("m", Path("m.mrc"), result.image, 4.0)
+    pre = preprocess(mic, 116.0, FCN_PREPROCESS)
+    assert pre.unfiltered is not None and pre.unfiltered.shape == pre.image.shape
+    mask = junk_region_mask_for(pre)
+    np.testing.assert_array_equal(mask, junk_region_mask(mic, 116.0, shape=pre.image.shape))
+    assert 0 < mask.mean() < 0.5
+    with pytest.raises(ValueError):
+        junk_region_mask_for(preprocess(mic, 116.0, type(FCN_PREPROCESS)(working_diameter_px=16.0,
+                                                                         highpass_diameters=None)))

@@ -12,7 +12,7 @@
    every candidate). The threshold is applied on output, so a later choice needs no new
    pass over the micrographs.
 4. Candidates inside high-contrast regions (crystalline ice, carbon film, large dark
-   blobs; :func:`cryopick.junk_regions.junk_region_mask`) are dropped.
+   blobs; :func:`cryopick.junk_regions.junk_region_mask_for`) are dropped.
 5. A conventional guard beside the network (:func:`contrast_guard`): candidates far
    darker or far more textured than the accepted ones (dark dots of ice or gold, carbon,
    ice edges) are dropped. A network trained positive-unlabeled sees too few of these
@@ -38,7 +38,7 @@ from cryopick.errors import CryopickError
 from cryopick.fcn_data import network_input
 from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import empty_picks, make_picks
-from cryopick.junk_regions import junk_region_mask, picks_outside
+from cryopick.junk_regions import junk_region_mask_for, picks_outside
 from cryopick.models.checkpoint import LoadedModel
 from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
 from cryopick.tiling import predict_tiled
@@ -69,8 +69,8 @@ class FCNPickConfig:
         candidates above the threshold.
     junk_regions
         Drop candidates inside high-contrast regions: ice contamination, carbon film,
-        large dark blobs (:func:`cryopick.junk_regions.junk_region_mask`; one more Fourier
-        crop of the micrograph).
+        large dark blobs (:func:`cryopick.junk_regions.junk_region_mask_for`, on the
+        working image's own Fourier crop).
     """
 
     threshold: float | None = None
@@ -147,7 +147,7 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
     threshold = loaded.threshold if config.threshold is None else config.threshold
     x, y, score = find_peaks(prob, max(1.0, spacing * pre.diameter_px), threshold=threshold if threshold > 0 else None)
     if config.junk_regions and x.size:
-        keep = picks_outside(np.c_[x, y], junk_region_mask(mic, diameter_A, shape=pre.image.shape))
+        keep = picks_outside(np.c_[x, y], junk_region_mask_for(pre))
         x, y, score = x[keep], y[keep], score[keep]
     if config.contrast_guard_spreads is not None and x.size:
         keep = contrast_guard(pre.image, x, y, score >= loaded.threshold, pre.diameter_px, config.contrast_guard_spreads)

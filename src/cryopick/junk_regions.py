@@ -36,7 +36,7 @@ from cryopick.io.micrographs import Micrograph
 from cryopick.preprocess import PreprocessConfig, Preprocessed, median_and_spread, preprocess, robust_normalise, wide_blur
 
 __all__ = ["WORKING_DIAMETER_PX", "JunkRegionConfig", "feature_images", "high_contrast_mask", "junk_region_mask",
-           "picks_outside"]
+           "junk_region_mask_for", "picks_outside"]
 
 WORKING_DIAMETER_PX = 16.0
 """Particle diameter, in pixels, at which :func:`junk_region_mask` works (the FCN picker's)."""
@@ -224,6 +224,22 @@ def feature_images(mic: Micrograph, diameter_A: float,
     clipped = np.clip(raw.image, -config.clip_spreads, config.clip_spreads)
     background = wide_blur(clipped, config.highpass_diameters * raw.diameter_px / (2.0 * math.pi))
     return raw, robust_normalise(raw.image - background)
+
+
+def junk_region_mask_for(pre: Preprocessed, config: JunkRegionConfig = JunkRegionConfig()) -> np.ndarray:
+    """The junk-region mask at the working scale of ``pre``, reusing its unfiltered Fourier crop.
+
+    ``pre`` must come from :func:`cryopick.preprocess.preprocess` with a high-pass (as the FCN
+    picker's :data:`cryopick.fcn_data.FCN_PREPROCESS`) at a particle :data:`WORKING_DIAMETER_PX`
+    wide; the result equals :func:`junk_region_mask` at ``shape=pre.image.shape`` without a
+    second crop of the micrograph.
+    """
+    if pre.unfiltered is None:
+        raise ValueError("pre has no unfiltered image: preprocess it with a high-pass")
+    raw = robust_normalise(pre.unfiltered)
+    clipped = np.clip(raw, -config.clip_spreads, config.clip_spreads)
+    background = wide_blur(clipped, config.highpass_diameters * pre.diameter_px / (2.0 * math.pi))
+    return high_contrast_mask(robust_normalise(raw - background), pre.diameter_px, config, unfiltered=raw)
 
 
 def junk_region_mask(mic: Micrograph, diameter_A: float, config: JunkRegionConfig = JunkRegionConfig(), *,

@@ -20,7 +20,7 @@ cropping keeps sample 0 on pixel 0). See ``docs/preprocessing.md`` for the choic
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft as sfft
@@ -94,6 +94,10 @@ class Preprocessed:
         The requested downsampling factor: >= 1 from :func:`preprocess`; below 1 when
         :func:`cryopick.patches.prepare_image` enlarged a small particle. The exact
         per-axis factors are ``scale_x`` and ``scale_y``.
+    unfiltered
+        The Fourier-cropped image before the high-pass and normalisation, when a
+        high-pass was applied (None otherwise): what
+        :func:`cryopick.junk_regions.junk_region_mask_for` reads instead of cropping again.
     """
 
     name: str
@@ -103,6 +107,7 @@ class Preprocessed:
     apix_working: float
     diameter_px: float
     factor: float = 1.0
+    unfiltered: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_original(self, x_work: np.ndarray, y_work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map working-scale coordinates to original-micrograph pixels."""
@@ -350,7 +355,9 @@ def preprocess(mic: Micrograph, diameter_A: float, config: PreprocessConfig = Pr
     scale_y = ny / out_shape[0]
     apix_working = float(mic.apix) * 0.5 * (scale_x + scale_y)
     diameter_px = float(diameter_A) / apix_working
+    unfiltered = None
     if config.highpass_diameters is not None:
+        unfiltered = image
         image = highpass(image, config.highpass_diameters * diameter_px)
     image = robust_normalise(image)
     return Preprocessed(
@@ -361,6 +368,7 @@ def preprocess(mic: Micrograph, diameter_A: float, config: PreprocessConfig = Pr
         apix_working=apix_working,
         diameter_px=diameter_px,
         factor=factor,
+        unfiltered=unfiltered,
     )
 
 
