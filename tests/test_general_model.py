@@ -117,3 +117,14 @@ def test_the_recipe_retrains_a_general_model_from_scratch(tmp_path: Path) -> Non
 def test_a_bad_recipe_is_a_user_error() -> None:
     with pytest.raises(CryopickError):
         GeneralRecipe(structures=())
+
+
+def test_junk_regions_can_be_turned_off(unseen: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mic = unseen / "micrographs" / "mic_0000.mrc"
+    counts = []
+    for extra in ([], ["--no-junk-regions"]):
+        out = tmp_path / f"picks{len(extra)}.star"
+        code, _, err = run_cli(["pick", mic, "--diameter", 116, *extra, "-o", out], capsys)
+        assert code == 0, err
+        counts.append(len(read_coords(out)))
+    assert counts[1] >= counts[0] > 0

@@ -80,6 +80,10 @@ def pick_command(
     tta: bool = typer.Option(
         False, "--tta", help="fcn models: average the network over the 8 rotations and mirror images (8x slower)."
     ),
+    no_junk_regions: bool = typer.Option(
+        False, "--no-junk-regions", help="fcn models: keep candidates inside detected ice, carbon and other large dark "
+        "regions (dropped by default)."
+    ),
     truth: Path | None = typer.Option(
         None, "--truth", help="True particle positions (any supported format): also report the F1-optimal threshold."
     ),
@@ -118,7 +122,7 @@ def pick_command(
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
     method = method or Method.model
     picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
-        model, diameter, threshold, all_peaks, device, tta
+        model, diameter, threshold, all_peaks, device, tta, junk_regions=not no_junk_regions
     )
     paths = list_micrographs(micrographs)
     names = [micrograph_name(path) for path in paths]
@@ -190,7 +194,7 @@ def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool
 
 
 def _model_picker(model: Path | None, diameter: float | None, threshold: float | None, all_peaks: bool, device: str,
-                  tta: bool) -> _Picker:
+                  tta: bool, junk_regions: bool = True) -> _Picker:
     """A model's picker: every candidate scored, the threshold cut afterwards.
 
     The FCN's contrast guard judges by the candidates above the model's threshold, or
@@ -224,7 +228,7 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
         from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 
         complete = all_peaks or used <= loaded.threshold
-        config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta)
+        config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions)
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
                                       "only the picks are scored")
         return _Picker(lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device), used, diameter_A,
