@@ -12,6 +12,8 @@ several set-ups:
   `cryopick pick`);
 * ``masks+regions``: the simulator's junk masks given as background in training
   (`--background-masks sim/junk_masks`: junk is a known negative), and regions at pick time;
+* ``...+aggregates``: the same, with the aggregate guard at pick time
+  (`cryopick pick --aggregate-guard`);
 * ``general``: the bundled general model, no labels at all (trained on other structures
   with junk as known background), regions at pick time.
 
@@ -38,6 +40,7 @@ import pandas as pd
 from _common import RESULTS, write_report
 from _picking import Split, score, set_threads, simulate_split
 
+from cryopick.aggregates import AggregateGuardConfig
 from cryopick.fcn_data import labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
@@ -48,7 +51,7 @@ from cryopick.matching import match
 from cryopick.models.checkpoint import load_model
 
 JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
-SETUPS = ("pu", "pu+regions", "masks+regions", "general")
+SETUPS = ("pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+regions+aggregates", "general")
 
 
 def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
@@ -112,7 +115,8 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
             if use_masks not in models:
                 models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
             loaded, result, train_s = models[use_masks]
-        pick_config = FCNPickConfig(threshold=0.0, junk_regions=setup.endswith("regions") or setup == "general")
+        pick_config = FCNPickConfig(threshold=0.0, junk_regions="regions" in setup or setup == "general",
+                                    aggregate_guard=AggregateGuardConfig() if "aggregates" in setup else None)
         start = time.perf_counter()
         picks = pd.concat([pick_fcn(read_micrograph(p), loaded, None, pick_config) for p in split.test_paths],
                           ignore_index=True)

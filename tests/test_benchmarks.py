@@ -106,7 +106,8 @@ def test_junk_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     report = load("bench_junk").main(["--quick", "--json", str(tmp_path / "junk.json")])
     assert "on junk" in capsys.readouterr().out
     setups = {row["setup"]: row for row in report["rows"]}
-    assert set(setups) == {"pu", "pu+regions", "masks+regions", "general"}
+    assert set(setups) == {"pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+regions+aggregates",
+                           "general"}
     for row in setups.values():
         assert 0.0 <= row["on_junk"] <= 1.0 and row["n_picks"] >= row["on_ice"] + row["on_dot"] + row["on_aggregate"]
 

@@ -119,12 +119,13 @@ def test_a_bad_recipe_is_a_user_error() -> None:
         GeneralRecipe(structures=())
 
 
-def test_junk_regions_can_be_turned_off(unseen: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_junk_regions_can_be_turned_off_and_the_aggregate_guard_on(unseen: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     mic = unseen / "micrographs" / "mic_0000.mrc"
-    counts = []
-    for extra in ([], ["--no-junk-regions"]):
-        out = tmp_path / f"picks{len(extra)}.star"
+    counts = {}
+    for name, extra in (("default", []), ("no regions", ["--no-junk-regions"]), ("aggregates", ["--aggregate-guard"])):
+        out = tmp_path / f"{len(counts)}.star"
         code, _, err = run_cli(["pick", mic, "--diameter", 116, *extra, "-o", out], capsys)
         assert code == 0, err
-        counts.append(len(read_coords(out)))
-    assert counts[1] >= counts[0] > 0
+        counts[name] = len(read_coords(out))
+    assert counts["no regions"] >= counts["default"] >= counts["aggregates"] > 0.9 * counts["default"]

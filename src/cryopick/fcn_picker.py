@@ -13,7 +13,9 @@
    pass over the micrographs.
 4. Candidates inside high-contrast regions (crystalline ice, carbon film, large dark
    blobs; :func:`cryopick.junk_regions.junk_region_mask_for`) are dropped.
-5. A conventional guard beside the network (:func:`contrast_guard`): candidates far
+5. On request, an aggregate guard (:func:`cryopick.aggregates.aggregate_guard`): picks in
+   clumps of overlapping particle-like maxima, or dark on many sides at overlap distance.
+6. A conventional guard beside the network (:func:`contrast_guard`): candidates far
    darker or far more textured than the accepted ones (dark dots of ice or gold, carbon,
    ice edges) are dropped. A network trained positive-unlabeled sees too few of these
    rare objects to learn that they are not particles, and ranks the darkest of them
@@ -33,6 +35,7 @@ import torch
 from scipy import ndimage
 from scipy.special import expit
 
+from cryopick.aggregates import AggregateGuardConfig, aggregate_guard
 from cryopick.detect import find_peaks
 from cryopick.errors import CryopickError
 from cryopick.fcn_data import network_input
@@ -71,6 +74,11 @@ class FCNPickConfig:
         Drop candidates inside high-contrast regions: ice contamination, carbon film,
         large dark blobs (:func:`cryopick.junk_regions.junk_region_mask_for`, on the
         working image's own Fourier crop).
+    aggregate_guard
+        Drop candidates whose neighbourhood says aggregate (clumps of overlapping
+        particles; :func:`cryopick.aggregates.aggregate_guard`); None (default) keeps
+        them: it removes a part of the aggregate picks at ~1% of the particles
+        (docs/benchmarks.md).
     """
 
     threshold: float | None = None
@@ -79,6 +87,7 @@ class FCNPickConfig:
     memory_cap_bytes: int | None = None
     contrast_guard_spreads: float | None = 6.0
     junk_regions: bool = True
+    aggregate_guard: AggregateGuardConfig | None = None
 
 
 GUARD_MIN_CANDIDATES = 10
@@ -146,11 +155,16 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
     spacing = loaded.min_distance_diameters if config.min_distance_diameters is None else config.min_distance_diameters
     threshold = loaded.threshold if config.threshold is None else config.threshold
     x, y, score = find_peaks(prob, max(1.0, spacing * pre.diameter_px), threshold=threshold if threshold > 0 else None)
-    if config.junk_regions and x.size:
-        keep = picks_outside(np.c_[x, y], junk_region_mask_for(pre))
+    regions = junk_region_mask_for(pre) if config.junk_regions and x.size else None
+    if regions is not None:
+        keep = picks_outside(np.c_[x, y], regions)
         x, y, score = x[keep], y[keep], score[keep]
     if config.contrast_guard_spreads is not None and x.size:
         keep = contrast_guard(pre.image, x, y, score >= loaded.threshold, pre.diameter_px, config.contrast_guard_spreads)
+        x, y, score = x[keep], y[keep], score[keep]
+    if config.aggregate_guard is not None and x.size:
+        keep = aggregate_guard(pre.image, prob, x, y, score >= loaded.threshold, pre.diameter_px,
+                               config.aggregate_guard, threshold=loaded.threshold, exclude=regions)
         x, y, score = x[keep], y[keep], score[keep]
     if x.size == 0:
         return empty_picks()

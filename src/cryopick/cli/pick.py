@@ -84,6 +84,10 @@ def pick_command(
         False, "--no-junk-regions", help="fcn models: keep candidates inside detected ice, carbon and other large dark "
         "regions (dropped by default)."
     ),
+    aggregate_guard: bool = typer.Option(
+        False, "--aggregate-guard", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
+        "overlapping particles); removes part of them at ~1% of the particles."
+    ),
     truth: Path | None = typer.Option(
         None, "--truth", help="True particle positions (any supported format): also report the F1-optimal threshold."
     ),
@@ -122,7 +126,8 @@ def pick_command(
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
     method = method or Method.model
     picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
-        model, diameter, threshold, all_peaks, device, tta, junk_regions=not no_junk_regions
+        model, diameter, threshold, all_peaks, device, tta, junk_regions=not no_junk_regions,
+        aggregates=aggregate_guard,
     )
     paths = list_micrographs(micrographs)
     names = [micrograph_name(path) for path in paths]
@@ -194,7 +199,7 @@ def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool
 
 
 def _model_picker(model: Path | None, diameter: float | None, threshold: float | None, all_peaks: bool, device: str,
-                  tta: bool, junk_regions: bool = True) -> _Picker:
+                  tta: bool, junk_regions: bool = True, aggregates: bool = False) -> _Picker:
     """A model's picker: every candidate scored, the threshold cut afterwards.
 
     The FCN's contrast guard judges by the candidates above the model's threshold, or
@@ -228,7 +233,10 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
         from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 
         complete = all_peaks or used <= loaded.threshold
-        config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions)
+        from cryopick.aggregates import AggregateGuardConfig
+
+        config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions,
+                               aggregate_guard=AggregateGuardConfig() if aggregates else None)
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
                                       "only the picks are scored")
         return _Picker(lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device), used, diameter_A,
