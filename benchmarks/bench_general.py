@@ -12,7 +12,10 @@ micrographs as `bench_picker.py` does (``--label-fraction`` of the particles lab
 * ``scratch-2``: trained from scratch on the same 2, for comparison.
 
 P/R/F1 at each model's own threshold, best F1 over thresholds and AP over all candidates,
-and training seconds (reading included). Prints a table, writes JSON.
+and training seconds (reading included). Also what `cryopick pick` would say from the
+test micrographs' scores alone (:mod:`cryopick.score_summary`): the expected number of
+particles against the true one, and the F1 at its suggested threshold. Prints a table,
+writes JSON.
 
     python benchmarks/bench_general.py              # full run (~15 min on 2 cores)
     python benchmarks/bench_general.py --quick      # smoke run (CI runs this)
@@ -36,6 +39,7 @@ from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
 from cryopick.general_model import general_model_path
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import LoadedModel, load_model
+from cryopick.score_summary import summarise_scores
 
 SETUPS = ("general", "scratch-6", "tuned-1", "tuned-2", "scratch-2")
 
@@ -73,8 +77,13 @@ def run(structure: str, args: argparse.Namespace, workdir: Path, general: Loaded
             tuned = replace(config, default_threshold=general.threshold) if initial is not None else config
             loaded, facts = _train(split, n_mics, tuned, workdir / f"{structure}_{setup}.cryopick", initial)
         picks, pick_s = pick_cryopick(split, loaded)
+        summary = summarise_scores(picks, loaded.threshold)
+        suggested = float(summary.suggested_threshold)
         row = {"structure": structure, "setup": setup, **facts, "threshold": round(loaded.threshold, 3),
-               **score(picks, split.truth_test, split.radius_px, loaded.threshold), "pick_s": round(pick_s, 2)}
+               **score(picks, split.truth_test, split.radius_px, loaded.threshold), "pick_s": round(pick_s, 2),
+               "expected_particles": round(float(summary.expected_particles), 1),
+               "true_particles": len(split.truth_test), "suggested_threshold": round(suggested, 3),
+               "f1_at_suggested": score(picks, split.truth_test, split.radius_px, suggested)["f1"]}
         rows.append(row)
         print(f"{structure:>9} {setup:>10}: F1 {row['f1']:.3f} (P {row['precision']:.3f} R {row['recall']:.3f}), "
               f"best F1 {row['best_f1']:.3f}, AP {row['average_precision']:.3f}; {row['n_labels']} labels, "
@@ -109,7 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
         workdir = args.workdir or Path(tmp)
         rows = [row for structure in args.structures for row in run(structure, args, workdir, general)]
     print(pd.DataFrame(rows)[["structure", "setup", "n_labels", "precision", "recall", "f1", "best_f1",
-                              "average_precision", "train_s"]].to_string(index=False))
+                              "average_precision", "train_s", "expected_particles", "true_particles",
+                              "f1_at_suggested"]].to_string(index=False))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     return write_report(args.json, {"benchmark": "general", "settings": settings, "rows": rows})
 

@@ -109,7 +109,7 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
     for setup in args.setups:
         use_masks = setup.startswith("masks")
         if setup == "general":
-            loaded, train_s = load_model(general_model_path()), 0.0
+            loaded, train_s = load_model(args.general_model or general_model_path()), 0.0
             loaded.diameter_A = split.diameter_A
         else:
             if use_masks not in models:
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--label-fraction", type=float, default=0.2)
     parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
     parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--general-model", type=Path, default=None, help="for the general set-up (default: bundled)")
     parser.add_argument("--field-per-diameter", type=float, default=DenseTrainConfig.field_per_diameter)
     parser.add_argument("--background-weight", type=float, default=None)
     parser.add_argument("--hard-negative-weight", type=float, default=DenseTrainConfig.hard_negative_weight)
