@@ -21,6 +21,7 @@ from cryopick.fcn_train import (
     train_fcn,
 )
 from cryopick.io.coords import CoordOptions, read_coords
+from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
 from cryopick.models.checkpoint import LoadedModel, load_model
@@ -75,17 +76,23 @@ def simulate_split(out: Path, structure: str, *, n_train: int, n_test: int, size
     )
 
 
-def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path,
-                   log=None) -> tuple[LoadedModel, DenseTrainResult, float]:
-    """Train the FCN on the split's labels as `cryopick train` does; returns (model, result, seconds)."""
+def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path, log=None, *, n_mics: int | None = None,
+                   initial=None, masks_dir: Path | None = None) -> tuple[LoadedModel, DenseTrainResult, float]:
+    """Train the FCN on the split's labels as `cryopick train` does; returns (model, result, seconds).
+
+    ``n_mics``: only the first so many training micrographs; ``initial``: the network to
+    start from (`--init`); ``masks_dir``: background masks named like the micrographs
+    (`--background-masks`).
+    """
     start = time.perf_counter()
     images = []
-    for path in split.train_paths:
+    for path in split.train_paths[:n_mics]:
         mic = read_micrograph(path)
+        background = read_mask(masks_dir / f"{mic.name}.mrc", mic.shape) if masks_dir is not None else None
         images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
                                      positive_radius_diameters=config.positive_radius_diameters,
-                                     validation_fraction=config.validation_fraction))
-    result = train_fcn(images, config, progress=log)
+                                     validation_fraction=config.validation_fraction, background=background))
+    result = train_fcn(images, config, progress=log, initial=initial)
     save_fcn_model(model_file, result, split.diameter_A)
     seconds = time.perf_counter() - start
     return load_model(model_file), result, seconds

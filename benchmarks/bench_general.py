@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from _common import RESULTS, write_report
-from _picking import Split, pick_cryopick, score, set_threads, simulate_split
+from _picking import Split, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
-from cryopick.fcn_data import labelled_image
-from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.fcn_train import DenseTrainConfig
 from cryopick.general_model import general_model_path
-from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import LoadedModel, load_model
 from cryopick.score_summary import summarise_scores
 
@@ -45,19 +42,9 @@ SETUPS = ("general", "scratch-6", "tuned-1", "tuned-2", "scratch-2")
 
 
 def _train(split: Split, n_mics: int, config: DenseTrainConfig, out: Path, initial=None) -> tuple[LoadedModel, dict]:
-    start = time.perf_counter()
-    part = replace(split, train_paths=split.train_paths[:n_mics])
-    images = []
-    for path in part.train_paths:
-        mic = read_micrograph(path)
-        images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
-                                     positive_radius_diameters=config.positive_radius_diameters,
-                                     validation_fraction=config.validation_fraction))
-    result = train_fcn(images, config, initial=initial)
-    save_fcn_model(out, result, split.diameter_A)
-    n_labels = int(split.labels["micrograph"].isin({p.stem for p in part.train_paths}).sum())
-    return load_model(out), {"train_s": round(time.perf_counter() - start, 1), "n_labels": n_labels,
-                             "epochs": len(result.history)}
+    loaded, result, seconds = train_cryopick(split, config, out, n_mics=n_mics, initial=initial)
+    n_labels = int(split.labels["micrograph"].isin({p.stem for p in split.train_paths[:n_mics]}).sum())
+    return loaded, {"train_s": round(seconds, 1), "n_labels": n_labels, "epochs": len(result.history)}
 
 
 def run(structure: str, args: argparse.Namespace, workdir: Path, general: LoadedModel) -> list[dict]:

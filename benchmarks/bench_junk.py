@@ -38,12 +38,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import RESULTS, write_report
-from _picking import Split, score, set_threads, simulate_split
+from _picking import Split, score, set_threads, simulate_split, train_cryopick
 
 from cryopick.aggregates import AggregateGuardConfig
-from cryopick.fcn_data import labelled_image
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.fcn_train import DenseTrainConfig
 from cryopick.general_model import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
@@ -55,17 +54,7 @@ SETUPS = ("pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+r
 
 
 def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
-    start = time.perf_counter()
-    images = []
-    for path in split.train_paths:
-        mic = read_micrograph(path)
-        background = read_mask(out / "junk_masks" / f"{mic.name}.mrc", mic.shape) if use_masks else None
-        images.append(labelled_image(mic, split.labels.loc[split.labels["micrograph"] == mic.name], split.diameter_A,
-                                     positive_radius_diameters=config.positive_radius_diameters,
-                                     validation_fraction=config.validation_fraction, background=background))
-    result = train_fcn(images, config)
-    save_fcn_model(model_file, result, split.diameter_A)
-    return load_model(model_file), result, time.perf_counter() - start
+    return train_cryopick(split, config, model_file, masks_dir=out / "junk_masks" if use_masks else None)
 
 
 def junk_of(picks: pd.DataFrame, split: Split, out: Path) -> pd.Series:
