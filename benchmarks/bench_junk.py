@@ -14,6 +14,8 @@ several set-ups:
   (`--background-masks sim/junk_masks`: junk is a known negative), and regions at pick time;
 * ``...+aggregates``: the same, with the aggregate guard at pick time
   (`cryopick pick --aggregate-guard`);
+* ``tuned+masks+regions(+aggregates)``: the general model fine-tuned (`--init general`)
+  on the same labels and junk masks;
 * ``general``: the bundled general model, no labels at all (trained on other structures
   with junk as known background), regions at pick time.
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +50,19 @@ from cryopick.general_model import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.matching import match
-from cryopick.models.checkpoint import load_model
+from cryopick.models.checkpoint import LoadedModel, load_model
 
 JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
-SETUPS = ("pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+regions+aggregates", "general")
+SETUPS = ("pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+regions+aggregates",
+          "tuned+masks+regions", "tuned+masks+regions+aggregates", "general")
 
 
-def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path) -> tuple:
-    return train_cryopick(split, config, model_file, masks_dir=out / "junk_masks" if use_masks else None)
+def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path,
+          initial: LoadedModel | None = None) -> tuple:
+    if initial is not None:  # as `cryopick train --init`: its weights and its threshold
+        config = replace(config, default_threshold=initial.threshold)
+    return train_cryopick(split, config, model_file, masks_dir=out / "junk_masks" if use_masks else None,
+                          initial=None if initial is None else initial.model)
 
 
 def junk_of(picks: pd.DataFrame, split: Split, out: Path) -> pd.Series:
@@ -96,14 +104,17 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
                             **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     rows, models = [], {}
     for setup in args.setups:
-        use_masks = setup.startswith("masks")
+        use_masks = "masks" in setup
+        tuned = setup.startswith("tuned")
         if setup == "general":
             loaded, train_s = load_model(args.general_model or general_model_path()), 0.0
             loaded.diameter_A = split.diameter_A
         else:
-            if use_masks not in models:
-                models[use_masks] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick")
-            loaded, result, train_s = models[use_masks]
+            key = (use_masks, tuned)
+            if key not in models:
+                initial = load_model(args.general_model or general_model_path()) if tuned else None
+                models[key] = train(split, out, use_masks, base, workdir / f"{structure}_{setup}.cryopick", initial)
+            loaded, result, train_s = models[key]
         pick_config = FCNPickConfig(threshold=0.0, junk_regions="regions" in setup or setup == "general",
                                     aggregate_guard=AggregateGuardConfig() if "aggregates" in setup else None)
         start = time.perf_counter()

@@ -107,7 +107,7 @@ def test_junk_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "on junk" in capsys.readouterr().out
     setups = {row["setup"]: row for row in report["rows"]}
     assert set(setups) == {"pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+regions+aggregates",
-                           "general"}
+                           "tuned+masks+regions", "tuned+masks+regions+aggregates", "general"}
     for row in setups.values():
         assert 0.0 <= row["on_junk"] <= 1.0 and row["n_picks"] >= row["on_ice"] + row["on_dot"] + row["on_aggregate"]
 
