@@ -195,23 +195,27 @@ def _tilt(rng: np.random.Generator, sigma_deg: float) -> np.ndarray:
     return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * k @ k
 
 
-def build_ring7(rng: np.random.Generator):
-    """A heptameric ring, chaperonin-like: 3 domains per subunit around a ~50 Å channel.
+def _ring(rng: np.random.Generator, parts, n_subunits: int, tilt_deg: float):
+    """``n_subunits`` copies of one subunit around the z axis; ``parts`` = [(kind, semi, radius, height)].
 
     Domains are long along the ring's circumference (local x -> tangent) so neighbouring
-    subunits touch, as in a GroEL ring.
+    subunits touch; each is tilted a little at random (the same tilt in every subunit).
     """
-    parts = [("helix", (24, 14, 18), 41.0, -18.0), ("sheet", (15, 10, 12), 49.0, 4.0),
-             ("sheet", (22, 12, 15), 50.0, 24.0)]  # (kind, semi, radius, height)
     tangential = np.array([[0, -1.0, 0], [1.0, 0, 0], [0, 0, 1.0]])
-    sub = [(kind, semi, np.array([r, 0.0, z]), tangential @ _tilt(rng, 12.0))
-           for kind, semi, r, z in parts]
+    sub = [(kind, semi, np.array([r, 0.0, z]), tangential @ _tilt(rng, tilt_deg)) for kind, semi, r, z in parts]
     domains = []
-    for k in range(7):
-        a = 2 * np.pi * k / 7
+    for k in range(n_subunits):
+        a = 2 * np.pi * k / n_subunits
         rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
         domains += [(kind, semi, rz @ c, rz @ rot) for kind, semi, c, rot in sub]
     return _assemble(domains, rng)
+
+
+def build_ring7(rng: np.random.Generator):
+    """A heptameric ring, chaperonin-like: 3 domains per subunit around a ~50 Å channel, as in a GroEL ring."""
+    parts = [("helix", (24, 14, 18), 41.0, -18.0), ("sheet", (15, 10, 12), 49.0, 4.0),
+             ("sheet", (22, 12, 15), 50.0, 24.0)]  # (kind, semi, radius, height)
+    return _ring(rng, parts, 7, 12.0)
 
 
 def build_dumbbell(rng: np.random.Generator):
@@ -235,15 +239,7 @@ def build_small(rng: np.random.Generator):
 
 def build_ring5(rng: np.random.Generator):
     """A pentameric ring of two-domain subunits around a ~35 Å channel, ~100 Å across."""
-    parts = [("helix", (20, 13, 16), 30.0, -10.0), ("sheet", (16, 11, 13), 36.0, 14.0)]
-    tangential = np.array([[0, -1.0, 0], [1.0, 0, 0], [0, 0, 1.0]])
-    sub = [(kind, semi, np.array([r, 0.0, z]), tangential @ _tilt(rng, 15.0)) for kind, semi, r, z in parts]
-    domains = []
-    for k in range(5):
-        a = 2 * np.pi * k / 5
-        rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
-        domains += [(kind, semi, rz @ c, rz @ rot) for kind, semi, c, rot in sub]
-    return _assemble(domains, rng)
+    return _ring(rng, [("helix", (20, 13, 16), 30.0, -10.0), ("sheet", (16, 11, 13), 36.0, 14.0)], 5, 15.0)
 
 
 def build_rod(rng: np.random.Generator):
