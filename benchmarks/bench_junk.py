@@ -100,7 +100,7 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
                            snr=None, label_fraction=args.label_fraction, wrong_label_fraction=args.wrong_label_fraction,
                            seed=args.seed, junk="lots")
     base = DenseTrainConfig(seed=args.seed, field_per_diameter=args.field_per_diameter,
-                            background_weight=args.background_weight, hard_negative_weight=args.hard_negative_weight,
+                            background_weight=args.background_weight,
                             **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     rows, models = [], {}
     for setup in args.setups:
@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--general-model", type=Path, default=None, help="for the general set-up (default: bundled)")
     parser.add_argument("--field-per-diameter", type=float, default=DenseTrainConfig.field_per_diameter)
     parser.add_argument("--background-weight", type=float, default=None)
-    parser.add_argument("--hard-negative-weight", type=float, default=DenseTrainConfig.hard_negative_weight)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None)

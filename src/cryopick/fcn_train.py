@@ -84,11 +84,6 @@ class DenseTrainConfig:
     background_weight
         Weight of the negative risk of known background against the PU risk (0..1); None:
         its share of the training area.
-    hard_negative_weight
-        Weight of the hardest known-background pixel of each background-centred crop: the
-        logistic loss of its logit (the most particle-like spot on a dot or an aggregate) is
-        added with this weight, so rare junk is not averaged away by the many easy pixels
-        around it.
     learning_rate
         Adam's initial step size.
     max_epochs, min_epochs, patience, lr_patience
@@ -136,7 +131,6 @@ class DenseTrainConfig:
     positive_crops_per_batch: int = 16
     background_crops_per_batch: int = 8
     background_weight: float | None = None
-    hard_negative_weight: float = 0.0
     learning_rate: float = 2e-3
     max_epochs: int = 40
     min_epochs: int = 8
@@ -179,9 +173,6 @@ class DenseTrainConfig:
         if self.background_weight is not None and not 0.0 <= self.background_weight < 1.0:
             raise CryopickError(f"background weight must be in [0, 1), got {self.background_weight}",
                                 fix="leave it out to weigh known background by its area")
-        if not self.hard_negative_weight >= 0:
-            raise CryopickError(f"hard negative weight must be >= 0, got {self.hard_negative_weight}",
-                                fix="use e.g. 0.05, or 0 to turn it off")
         if self.loss not in ("sigmoid", "logistic"):
             raise CryopickError(f"unknown loss {self.loss!r}", fix="use 'sigmoid' or 'logistic'")
 
@@ -352,7 +343,7 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
             background = sampler.sample_background(config.background_crops_per_batch)
             loss = _batch_loss(model, uniform, positive, prior, config.loss, device, background,
                                sampler.background_fraction if config.background_weight is None
-                               else config.background_weight, config.hard_negative_weight)
+                               else config.background_weight)
             if loss is None:
                 continue
             optimiser.zero_grad()
@@ -386,23 +377,16 @@ def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
 
 def _batch_loss(model: ParticleFCN, uniform: CropBatch, positive: CropBatch | None, prior: float, loss: str,
                 device: torch.device, background: CropBatch | None = None,
-                background_fraction: float = 0.0, hard_negative_weight: float = 0.0) -> torch.Tensor | None:
+                background_fraction: float = 0.0) -> torch.Tensor | None:
     """nnPU risk on the unlabeled and positive pixels, mixed with the negative risk of known
-    background (from the uniform crops and the background-centred ones) by its share of the area,
-    plus the weighted loss of the hardest background pixel of each background-centred crop."""
+    background (from the uniform crops and the background-centred ones) by its share of the area."""
     if positive is None:
         return None
     z_all = _core_logits(model, uniform, device)
     z_unl = z_all[uniform.unlabeled.to(device)]
     z_bg = z_all[uniform.background.to(device)]
-    hardest = None
     if background is not None:
-        z_crops = _core_logits(model, background, device)
-        known = background.background.to(device)
-        z_bg = torch.cat([z_bg, z_crops[known]])
-        has = known.flatten(1).any(dim=1)
-        if hard_negative_weight > 0 and bool(has.any()):
-            hardest = z_crops.masked_fill(~known, -torch.inf).flatten(1).amax(dim=1)[has]
+        z_bg = torch.cat([z_bg, _core_logits(model, background, device)[background.background.to(device)]])
     z_pos = _core_logits(model, positive, device)[positive.positive.to(device)]
     if z_unl.numel() == 0 or z_pos.numel() == 0:
         return None
@@ -411,9 +395,6 @@ def _batch_loss(model: ParticleFCN, uniform: CropBatch, positive: CropBatch | No
         share = background_fraction if background is not None else z_bg.numel() / (z_bg.numel() + z_unl.numel())
         negative = torch.sigmoid(z_bg).mean() if loss == "sigmoid" else torch.nn.functional.softplus(z_bg).mean()
         value = (1 - share) * value + share * negative
-    if hardest is not None:
-        hard = torch.sigmoid(hardest).mean() if loss == "sigmoid" else torch.nn.functional.softplus(hardest).mean()
-        value = value + hard_negative_weight * hard
     return value
 
 
