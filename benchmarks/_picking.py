@@ -52,6 +52,23 @@ class Split:
                 "n_wrong_labels": len(self.wrong), "n_test_particles": len(self.truth_test)}
 
 
+def add_split_options(parser, *, seed: int, json: Path) -> None:
+    """The options every train-and-test benchmark shares: which structures, the split, labels, seeds, output."""
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--structures", nargs="+", default=["globular", "ring7", "dumbbell"])
+    parser.add_argument("--n-train", type=int, default=6)
+    parser.add_argument("--n-test", type=int, default=4)
+    parser.add_argument("--size", type=int, default=1536, help="micrograph side, px")
+    parser.add_argument("--apix", type=float, default=2.5, help="Å/px")
+    parser.add_argument("--label-fraction", type=float, default=0.2)
+    parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
+    parser.add_argument("--max-epochs", type=int, default=None, help="FCN: most epochs per round (default 40)")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep data and models here")
+    parser.add_argument("--json", type=Path, default=json)
+
+
 def simulate_split(out: Path, structure: str, *, n_train: int, n_test: int, size: int, apix: float,
                    snr: float | None, label_fraction: float, wrong_label_fraction: float, seed: int,
                    junk: str = "some", crowding: str = "normal") -> Split:
@@ -143,5 +160,5 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(int(n))
 
 
-__all__ = ["Split", "cleaning_stats", "nearest_within", "pick_cryopick", "pick_log_test", "score", "set_threads",
+__all__ = ["Split", "add_split_options", "cleaning_stats", "nearest_within", "pick_cryopick", "pick_log_test", "score", "set_threads",
            "simulate_split", "train_cryopick", "np"]

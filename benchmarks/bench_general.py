@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 from _common import RESULTS, write_report
-from _picking import Split, pick_cryopick, score, set_threads, simulate_split, train_cryopick
+from _picking import Split, add_split_options, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
 from cryopick.fcn_train import DenseTrainConfig
 from cryopick.general_model import general_model_path
@@ -80,21 +80,9 @@ def run(structure: str, args: argparse.Namespace, workdir: Path, general: Loaded
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    add_split_options(parser, seed=1, json=RESULTS / "general.json")
     parser.add_argument("--model", type=Path, default=None, help="general model file (default: the bundled one)")
-    parser.add_argument("--structures", nargs="+", default=["globular", "ring7", "dumbbell"])
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
-    parser.add_argument("--n-train", type=int, default=6)
-    parser.add_argument("--n-test", type=int, default=4)
-    parser.add_argument("--size", type=int, default=1536)
-    parser.add_argument("--apix", type=float, default=2.5)
-    parser.add_argument("--label-fraction", type=float, default=0.2)
-    parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
-    parser.add_argument("--max-epochs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=RESULTS / "general.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.structures, args.n_train, args.n_test, args.size, args.max_epochs = args.structures[:1], 2, 1, 768, 2

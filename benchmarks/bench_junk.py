@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import RESULTS, write_report
-from _picking import Split, score, set_threads, simulate_split, train_cryopick
+from _picking import Split, add_split_options, score, set_threads, simulate_split, train_cryopick
 
 from cryopick.aggregates import AggregateGuardConfig
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
@@ -138,23 +138,11 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--structures", nargs="+", default=["globular", "ring7", "dumbbell"])
+    add_split_options(parser, seed=5, json=RESULTS / "junk.json")
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
-    parser.add_argument("--n-train", type=int, default=6)
-    parser.add_argument("--n-test", type=int, default=4)
-    parser.add_argument("--size", type=int, default=1536)
-    parser.add_argument("--apix", type=float, default=2.5)
-    parser.add_argument("--label-fraction", type=float, default=0.2)
-    parser.add_argument("--wrong-label-fraction", type=float, default=0.2)
-    parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--general-model", type=Path, default=None, help="for the general set-up (default: bundled)")
     parser.add_argument("--field-per-diameter", type=float, default=DenseTrainConfig.field_per_diameter)
     parser.add_argument("--background-weight", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=RESULTS / "junk.json")
     args = parser.parse_args(argv)
     if args.quick:
         args = replace_args(args, structures=args.structures[:1], n_train=2, n_test=1, size=768, max_epochs=3,

@@ -133,7 +133,7 @@ def train_general_model(recipe: GeneralRecipe, workdir: Path, out: Path,
     """
     say = progress or (lambda line: None)
     start = time.perf_counter()
-    images, n_particles, area_px, disc_px = [], 0, 0.0, 0.0
+    images, n_particles, area_px = [], 0, 0.0
     for folder in simulate_recipe(recipe, Path(workdir), say):
         truth = read_coords(folder / "truth.star", options=CoordOptions(allow_empty=True))
         diameter_A = load_structure(_structure_of(folder, recipe)).diameter_A

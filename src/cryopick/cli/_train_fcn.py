@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +15,17 @@ from cryopick.io.micrographs import read_micrograph
 from cryopick.models.fcn import ParticleFCN
 
 
-def initial_network(init: str | None) -> tuple[ParticleFCN | None, float | None]:
-    """The network to fine-tune and its threshold: none, the bundled general model ("general") or an fcn model file."""
-    if init is None:
-        return None, None
+@dataclass(frozen=True)
+class InitialModel:
+    """What `--init` starts from: the network, its threshold, and what the model file records (``source``)."""
+
+    network: ParticleFCN
+    threshold: float
+    source: str
+
+
+def initial_network(init: str) -> InitialModel:
+    """The model to fine-tune: the bundled general model ("general") or an fcn model file."""
     from cryopick.errors import CryopickError
     from cryopick.general_model import general_model_path
     from cryopick.models.checkpoint import load_model
@@ -28,24 +36,23 @@ def initial_network(init: str | None) -> tuple[ParticleFCN | None, float | None]
         raise CryopickError(f"--init needs a fully convolutional model, this is a {loaded.kind!r} one", path=path,
                             fix="give --init general or a model trained with --model fcn")
     console.print(f"starting from {'the bundled general model' if init == 'general' else path}")
-    return loaded.model, float(loaded.threshold)
+    return InitialModel(loaded.model, float(loaded.threshold), "general" if init == "general" else str(init))
 
 
 def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float, output: Path, *,
                       apix: float | None, max_epochs: int | None, validation_fraction: float | None,
                       uncertain_masks: Path | None, background_masks: Path | None, min_label_score: float | None,
-                      prior: float | None, rotate: bool, seed: int, device: str, init: str | None = None,
-                      initial: tuple[ParticleFCN | None, float | None] = (None, None)) -> None:
+                      prior: float | None, rotate: bool, seed: int, device: str,
+                      initial: InitialModel | None = None) -> None:
     """Train the fully convolutional picker and write its model file (see `cryopick train --help`).
 
-    ``initial``: the network to start from and its threshold (:func:`initial_network` of ``init``).
+    ``initial``: the model to start from (:func:`initial_network` of `--init`), with its threshold.
     """
-    initial, initial_threshold = initial
     config = DenseTrainConfig(
         **({} if max_epochs is None else {"max_epochs": max_epochs}),
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         prior=prior, rotate=rotate, seed=seed, device=device,
-        **({} if initial_threshold is None else {"default_threshold": initial_threshold}),
+        **({} if initial is None else {"default_threshold": initial.threshold}),
     )
     images = []
     n_masks = {"uncertain": 0, "background": 0}
@@ -65,9 +72,9 @@ def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float
     for kind, folder in (("uncertain", uncertain_masks), ("background", background_masks)):
         if folder is not None:
             console.print(f"{kind} masks: {n_masks[kind]} of {len(paths)} micrograph(s) have one in {folder}")
-    result = train_fcn(images, config, progress=console.print, initial=initial)
-    if init is not None:
-        result.notes["init"] = "general" if init == "general" else str(init)
+    result = train_fcn(images, config, progress=console.print, initial=None if initial is None else initial.network)
+    if initial is not None:
+        result.notes["init"] = initial.source
     save_fcn_model(output, result, diameter_A)
     console.print(
         f"trained fcn in {result.seconds:.0f} s: about {result.n_particles_estimate:.0f} particles in the training "

@@ -212,8 +212,6 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     from cryopick.general_model import general_model_path, is_general
     from cryopick.models.checkpoint import load_model
 
-    if model is None and diameter is None:
-        raise CryopickError("the general model needs the particle size", fix="pass --diameter in Å, or --model FILE")
     loaded = load_model(model if model is not None else general_model_path())
     if is_general(loaded.training) and diameter is None:
         raise CryopickError("a general model picks any particle size and needs yours", path=model,
@@ -232,9 +230,9 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     if loaded.kind == "fcn":
         from cryopick.fcn_picker import FCNPickConfig, pick_fcn
 
-        complete = all_peaks or used <= loaded.threshold
         from cryopick.aggregates import AggregateGuardConfig
 
+        complete = all_peaks or used <= loaded.threshold
         config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions,
                                aggregate_guard=AggregateGuardConfig() if aggregates else None)
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "

@@ -113,7 +113,7 @@ def train_command(
     for folder in (uncertain_masks, background_masks):
         if folder is not None:
             check_mask_folder(folder)
-    initial = (None, None)
+    initial = None
     if init is not None:  # read the model to start from first: a bad --init fails before any work
         from cryopick.cli._train_fcn import initial_network
 
@@ -135,7 +135,7 @@ def train_command(
         train_fcn_command(labelled, labels, diameter, output, apix=apix, max_epochs=epochs,
                           validation_fraction=validation_fraction, uncertain_masks=uncertain_masks,
                           background_masks=background_masks, min_label_score=min_label_score, prior=prior,
-                          rotate=not no_rotate, seed=seed, device=device, init=init, initial=initial)
+                          rotate=not no_rotate, seed=seed, device=device, initial=initial)
         return
     _train_patch_classifier(labelled, labels, diameter, output, model.value, scheme.value, epochs or 100,
                             validation_fraction or 0.1, seed, device, apix)
