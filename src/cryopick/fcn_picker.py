@@ -43,7 +43,7 @@ from cryopick.io.micrographs import Micrograph
 from cryopick.io.picks import empty_picks, make_picks
 from cryopick.junk_regions import junk_region_mask_for, picks_outside
 from cryopick.models.checkpoint import LoadedModel
-from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
+from cryopick.preprocess import Preprocessed, PreprocessConfig, median_and_spread, preprocess
 from cryopick.tiling import predict_tiled
 
 
@@ -145,11 +145,31 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
         ``micrograph, x, y, score, diameter_px``, strongest first; ``score`` is the
         probability at the candidate.
     """
+    diameter_A = loaded.diameter_A if diameter_A is None else float(diameter_A)
+    return pick_preprocessed(prepare_fcn(mic, loaded, diameter_A), mic.name, float(mic.apix), loaded, diameter_A,
+                             config, device)
+
+
+def prepare_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = None) -> Preprocessed:
+    """The first half of :func:`pick_fcn`: the micrograph at the model's working scale.
+
+    Split off so that a batch run can prepare the next micrograph while the network runs
+    on this one (:mod:`cryopick.batch`); the original pixels are not needed after it.
+    """
     if loaded.kind != "fcn":
         raise CryopickError(f"model is a {loaded.kind!r} patch classifier, not a fully convolutional picker",
                             fix="pick with it by sliding window (cryopick pick --model uses the right one)")
     diameter_A = loaded.diameter_A if diameter_A is None else float(diameter_A)
-    pre = preprocess(mic, diameter_A, PreprocessConfig(**loaded.preprocess))
+    return preprocess(mic, diameter_A, PreprocessConfig(**loaded.preprocess))
+
+
+def pick_preprocessed(pre: Preprocessed, name: str, apix: float, loaded: LoadedModel, diameter_A: float,
+                      config: FCNPickConfig = FCNPickConfig(), device: str | torch.device = "cpu") -> pd.DataFrame:
+    """The second half of :func:`pick_fcn`: network, candidates and guards on a prepared image.
+
+    ``name`` and ``apix`` are the original micrograph's; ``diameter_A`` the particle
+    diameter picked at.
+    """
     prob = probability_map(loaded.model, pre.image, tta=config.tta, device=device,
                            memory_cap_bytes=config.memory_cap_bytes)
     spacing = loaded.min_distance_diameters if config.min_distance_diameters is None else config.min_distance_diameters
@@ -169,7 +189,7 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
     if x.size == 0:
         return empty_picks()
     x_orig, y_orig = pre.to_original(x, y)
-    return make_picks(mic.name, x_orig, y_orig, score, diameter_A / float(mic.apix))
+    return make_picks(name, x_orig, y_orig, score, diameter_A / apix)
 
 
 def contrast_guard(image: np.ndarray, x: np.ndarray, y: np.ndarray, population: np.ndarray, diameter_px: float,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
+import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 
 from cryopick.errors import CryopickError
-from cryopick.io.coords import FORMATS
+from cryopick.io.coords import FORMATS, CoordOptions, write_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import MicrographInfo, read_micrograph_info
 
@@ -17,6 +22,9 @@ console = Console(stderr=True, highlight=False)
 """Messages and progress go to standard error, so standard output stays clean for --json."""
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    import torch
 
 
 def progress_over(items: Sequence[T], description: str) -> Iterable[T]:
@@ -35,6 +43,64 @@ def progress_over(items: Sequence[T], description: str) -> Iterable[T]:
         for item in items:
             yield item
             progress.advance(task)
+
+
+class _RateColumn(ProgressColumn):
+    """Micrographs per second over the last ones done."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.2f} mic/s")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar with rate and time left; yields ``update(n_done, n_total)``.
+
+    Work done before (a resumed run) is shown done without counting towards the rate.
+    """
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    with progress:
+        task = progress.add_task(description, total=total)
+        started: list[int] = []
+
+        def update(done: int, n_total: int) -> None:
+            if not started:  # the resumed ones
+                started.append(done)
+                progress.reset(task, total=n_total, completed=done)
+                if done:
+                    console.print(f"resuming: {done} of {n_total} micrograph(s) already picked", markup=False)
+                return
+            progress.update(task, completed=done)
+
+        yield update
+
+
+def device_line(requested: str, device: torch.device) -> str | None:
+    """The line that says where the network ran when the user left it to us (no silent CPU fallback)."""
+    if str(requested).strip().lower() != "auto":
+        return None
+    if device.type == "cpu":
+        return "device: CPU (no CUDA device found; --device cuda insists on one)"
+    import torch
+
+    return f"device: {device} ({torch.cuda.get_device_name(device)})"
+
+
+def write_picks(picks: pd.DataFrame, output: Path, fmt: str | None, options: CoordOptions) -> list[Path]:
+    """Write picks as the user asked; ``star`` to a folder gives RELION's AutoPick layout.
+
+    A folder (no ``.star`` suffix) with ``--format star`` gets ``autopick.star``, listing
+    each micrograph with its ``<folder of the micrograph>/<name>_autopick.star``, as
+    RELION 4/5's AutoPick job lays them out.
+    """
+    if fmt == "star" and output.suffix.lower() != ".star":
+        from cryopick.io.formats.star import write_autopick_job
+
+        return write_autopick_job(picks, output, options)
+    return write_coords(picks, output, fmt, options)
 
 
 def micrograph_infos(

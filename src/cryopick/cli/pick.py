@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 import pandas as pd
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console, progress_over
+from cryopick import __version__
+from cryopick.batch import BatchConfig, PickSpec, default_threads, pick_many
+from cryopick.cli._common import device_line, check_format, check_positive, console, progress_bar, write_picks
 from cryopick.cli.evaluate import _radius_px
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.coords import CoordOptions, read_coords, write_coords
+from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import Micrograph, read_micrograph
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.log_picker import KEEP_ALL, LoGConfig
+from cryopick.run_state import RunFolder
 from cryopick.score_summary import ScoreSummary, format_summary, summarise_scores, with_truth
 
 
@@ -31,19 +33,20 @@ class Method(str, Enum):
 
 @dataclass(frozen=True)
 class _Picker:
-    """How one micrograph is picked: its candidates, and the threshold applied before writing.
+    """How the micrographs are picked: the spec every worker gets, and the threshold applied before writing.
 
-    ``candidates`` gives every candidate when ``complete``; otherwise (a threshold where
+    ``spec`` gives every candidate when ``complete``; otherwise (a threshold where
     cutting afterwards would not reproduce the picker's own cut) only the picks.
     """
 
-    candidates: Callable[[Micrograph], pd.DataFrame]
+    spec: PickSpec
     threshold: float
     diameter_A: float
     calibrated: bool
     complete: bool = True
     note: str | None = None
     model_line: str | None = None
+    model_sha256: str | None = None
 
 
 def pick_command(
@@ -88,6 +91,19 @@ def pick_command(
         False, "--aggregate-guard", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
         "overlapping particles); removes part of them at ~1% of the particles."
     ),
+    workers: int = typer.Option(1, "--workers", help="Local processes picking in parallel (with --dask: its workers)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="PyTorch threads per picker; default: the cores left by the reading thread, "
+        "shared by --workers (1 on Dask). Results are identical for the same --threads."
+    ),
+    dask: str | None = typer.Option(
+        None, "--dask", help="Spread the micrographs over a Dask cluster: 'local' (a LocalCluster of --workers "
+        "processes) or a scheduler address, e.g. tcp://scheduler:8786 (docs/scale.md)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Start afresh instead of resuming the run in OUTPUT.parts (needed when settings "
+        "changed)."
+    ),
     truth: Path | None = typer.Option(
         None, "--truth", help="True particle positions (any supported format): also report the F1-optimal threshold."
     ),
@@ -124,32 +140,43 @@ def pick_command(
     fmt = check_format(fmt)
     if all_peaks and threshold is not None:
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
+    batch = BatchConfig(workers=workers, dask=dask)
     method = method or Method.model
     picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
         model, diameter, threshold, all_peaks, device, tta, junk_regions=not no_junk_regions,
         aggregates=aggregate_guard,
     )
+    if threads is not None and threads < 1:
+        raise CryopickError(f"--threads must be at least 1, got {threads}", fix="give --threads 1 or more")
+    picker = replace(picker, spec=replace(picker.spec, apix=apix, allow_nonfinite=fill_nonfinite,
+                                          threads=threads or default_threads(batch)))
     paths = list_micrographs(micrographs)
     names = [micrograph_name(path) for path in paths]
     truth_table = _read_truth(truth, names) if truth is not None else None
     tables: list[pd.DataFrame] = []
     shapes: dict[str, tuple[int, int]] = {}
     apix_seen: float | None = None
-    for path in progress_over(paths, "picking"):
-        mic = read_micrograph(path, apix, allow_nonfinite=fill_nonfinite)
-        shapes[mic.name] = mic.shape
-        apix_seen = mic.apix
-        tables.append(picker.candidates(mic))
-    candidates = pd.concat(tables, ignore_index=True) if tables else empty_picks()
-    summary = summarise_scores(candidates, picker.threshold, calibrated=picker.calibrated, complete=picker.complete,
-                               micrographs=names)
-    if truth_table is not None:
-        check_inside(truth_table, shapes, truth)
-        radius = _radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
-        summary = with_truth(summary, candidates, truth_table, radius)
-    picks = candidates if all_peaks else candidates.loc[candidates["score"] >= picker.threshold].reset_index(drop=True)
-    options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen)
-    written = write_coords(picks, output, fmt, options)
+    with RunFolder(run_folder_for(output), _fingerprint(picker), overwrite=overwrite) as state:
+        if state.replaced:
+            console.print(f"note: starting afresh in {state.folder} (the previous run there had other "
+                          f"{', '.join(state.replaced)})", markup=False)
+        with progress_bar("picking", len(paths)) as advance:
+            for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=advance):
+                shapes[result.name] = result.shape
+                apix_seen = result.apix
+                tables.append(result.picks)
+        candidates = pd.concat(tables, ignore_index=True) if tables else empty_picks()
+        summary = summarise_scores(candidates, picker.threshold, calibrated=picker.calibrated,
+                                   complete=picker.complete, micrographs=names)
+        if truth_table is not None:
+            check_inside(truth_table, shapes, truth)
+            radius = _radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
+            summary = with_truth(summary, candidates, truth_table, radius)
+        picks = candidates if all_peaks else candidates.loc[candidates["score"] >= picker.threshold]
+        options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
+                               micrograph_paths={n: str(p) for n, p in zip(names, paths)})
+        written = write_picks(picks.reset_index(drop=True), output, fmt, options)
+        state.mark_complete()
     if picker.model_line is not None:
         console.print(picker.model_line, markup=False)
     _print_summary(summary, picker.note, all_peaks)
@@ -158,6 +185,20 @@ def pick_command(
         console.print(f"score summary -> {scores_json}", markup=False)
     where = output if len(written) != 1 else written[0]
     console.print(f"{len(picks)} picks in {len(paths)} micrograph(s) -> {where}")
+
+
+def run_folder_for(output: Path) -> Path:
+    """Where a pick run keeps its per-micrograph results: beside the output, ``<output>.parts``."""
+    return output.parent / f"{output.name}.parts"
+
+
+def _fingerprint(picker: _Picker) -> dict:
+    """What must match for a run to resume another: the spec (not the device) and the model's bytes."""
+    spec = asdict(picker.spec)
+    spec.pop("device")
+    spec.pop("threads")
+    spec["model_path"] = None
+    return {**spec, "model_sha256": picker.model_sha256, "cryopick": __version__}
 
 
 def _read_truth(truth: Path, names: list[str]) -> pd.DataFrame:
@@ -191,10 +232,10 @@ def _log_picker(diameter: float | None, threshold: float | None, all_peaks: bool
     auto = LoGConfig().auto_threshold
     used = auto if threshold is None else threshold
     if all_peaks or used <= auto:
-        config = LoGConfig(threshold=KEEP_ALL)
-        return _Picker(lambda mic: pick_log(mic, diameter, config), used, diameter, calibrated=False)
-    config = LoGConfig(threshold=used)
-    return _Picker(lambda mic: pick_log(mic, diameter, config), used, diameter, calibrated=False, complete=False,
+        spec = PickSpec("log", diameter_A=diameter, log=LoGConfig(threshold=KEEP_ALL))
+        return _Picker(spec, used, diameter, calibrated=False)
+    spec = PickSpec("log", diameter_A=diameter, log=LoGConfig(threshold=used))
+    return _Picker(spec, used, diameter, calibrated=False, complete=False,
                    note=f"--threshold {used:g} is above the LoG's automatic cut ({auto:g}): only the picks are scored")
 
 
@@ -212,12 +253,13 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     from cryopick.general_model import general_model_path, is_general
     from cryopick.models.checkpoint import load_model
 
-    loaded = load_model(model if model is not None else general_model_path())
+    model_file = model if model is not None else general_model_path()
+    loaded = load_model(model_file)
+    checksum = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
     if is_general(loaded.training) and diameter is None:
         raise CryopickError("a general model picks any particle size and needs yours", path=model,
                             fix="pass --diameter in Å")
     torch_device = resolve_device(device)
-    loaded.model.to(torch_device)
     # said after picking, with the summary: a bad micrograph then gives one error line only
     if model is None:
         model_line = (f"model: the bundled general model (no labels needed), picking at {diameter:g} Å "
@@ -225,23 +267,26 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     else:
         model_line = (f"model {model.name}: {loaded.kind}, trained at {loaded.diameter_A:g} Å"
                       + (f", picking at {diameter:g} Å" if diameter is not None else ""))
+    on_device = device_line(device, torch_device)
+    if on_device is not None:
+        model_line = f"{on_device}\n{model_line}"
     used = loaded.threshold if threshold is None else threshold
     diameter_A = loaded.diameter_A if diameter is None else diameter
     if loaded.kind == "fcn":
-        from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-
         from cryopick.aggregates import AggregateGuardConfig
+        from cryopick.fcn_picker import FCNPickConfig
 
         complete = all_peaks or used <= loaded.threshold
         config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions,
                                aggregate_guard=AggregateGuardConfig() if aggregates else None)
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
                                       "only the picks are scored")
-        return _Picker(lambda mic: pick_fcn(mic, loaded, diameter, config, torch_device), used, diameter_A,
-                       calibrated=True, complete=complete, note=note, model_line=model_line)
-    from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
+        spec = PickSpec("fcn", str(model_file), diameter, fcn=config, device=str(torch_device))
+        return _Picker(spec, used, diameter_A, calibrated=True, complete=complete, note=note, model_line=model_line,
+                       model_sha256=checksum)
+    from cryopick.sliding_window import SlidingWindowConfig
 
     # trained on balanced classes, a patch classifier's probabilities overstate the particles' share
-    window_config = SlidingWindowConfig(threshold=0.0)
-    return _Picker(lambda mic: pick_sliding_window(mic, loaded, diameter, window_config, torch_device), used,
-                   diameter_A, calibrated=False, model_line=model_line)
+    spec = PickSpec("window", str(model_file), diameter, window=SlidingWindowConfig(threshold=0.0),
+                    device=str(torch_device))
+    return _Picker(spec, used, diameter_A, calibrated=False, model_line=model_line, model_sha256=checksum)

@@ -111,8 +111,7 @@ def write(picks: pd.DataFrame, path: Path, options: CoordOptions) -> list[Path]:
     for column in picks.columns:
         if column not in PICK_COLUMNS and _LABEL.match(str(column)) and not str(column).startswith("rln"):
             particles[str(column)] = [_cell(v) for v in picks[column]]
-    text = starfile.to_string({"optics": pd.DataFrame(optics), "particles": particles})
-    write_text_atomic(path, "\n# version 30001\n" + text)
+    write_text_atomic(path, star_text({"optics": pd.DataFrame(optics), "particles": particles}))
     return [path]
 
 
@@ -123,10 +122,55 @@ def _write_per_micrograph(picks: pd.DataFrame, folder: Path, options: CoordOptio
     for name, group in by_micrograph(picks):
         check_file_name(name, folder)
         target = folder / f"{name}{suffix}.star"
-        text = starfile.to_string({"": _coordinate_columns(group)})
-        write_text_atomic(target, "\n# version 30001\n" + text)
+        write_text_atomic(target, star_text({"": _coordinate_columns(group)}))
         written.append(target)
     return written
+
+
+def star_text(blocks: dict[str, pd.DataFrame]) -> str:
+    """STAR text of these blocks as RELION 3.1+ writes it, without starfile's time stamp.
+
+    The same picks then give the same bytes, whenever and however the run was made.
+    """
+    text = starfile.to_string(blocks)
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith("# Created by the starfile")]
+    return "\n# version 30001\n" + "".join(lines)
+
+
+def write_autopick_job(picks: pd.DataFrame, folder: Path, options: CoordOptions) -> list[Path]:
+    """RELION 4/5's AutoPick layout: ``folder/autopick.star`` and one coordinate file per micrograph.
+
+    Each micrograph's picks go to ``folder/<its folder's name>/<name>_autopick.star``
+    (RELION mirrors the micrograph's folder); the list names the micrograph
+    (``micrograph_paths`` or ``<name><micrograph_suffix>``) and that file, relative to
+    the current folder (RELION's project folder) where they lie inside it. Micrographs
+    without picks are not listed. Returns the list first, then the coordinate files.
+    """
+    output_folder(folder)
+    paths = options.micrograph_paths or {}
+    rows, written = [], []
+    suffix = f"_{options.star_suffix}" if options.star_suffix else ""
+    for name, group in by_micrograph(picks):
+        check_file_name(name, folder)
+        mic = paths.get(name, f"{name}{options.micrograph_suffix}")
+        target = folder / (Path(mic).parent.name or "Micrographs") / f"{name}{suffix}.star"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, star_text({"": _coordinate_columns(group)}))
+        written.append(target)
+        rows.append((mic, _relative(target)))
+    listing = pd.DataFrame(rows, columns=["rlnMicrographName", "rlnMicrographCoordinates"])
+    target = folder / "autopick.star"
+    write_text_atomic(target, star_text({"coordinate_files": listing}))
+    return [target, *written]
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the current folder when it lies inside it, else absolute."""
+    path = path.absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _coordinate_columns(picks: pd.DataFrame) -> pd.DataFrame:

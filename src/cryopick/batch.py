@@ -1,0 +1,346 @@
+"""Many micrographs: streamed with a prefetch queue, resumable, in local processes or on Dask.
+
+:func:`pick_many` picks a list of micrographs with one :class:`PickSpec` (what a worker
+needs to pick any micrograph; plain data, so it travels to other processes and machines):
+
+* **one process** (``workers=1``): a thread reads and prepares the next micrographs
+  (``prefetch`` of them) while the network runs on the current one; at most
+  ``prefetch + 1`` micrographs are in memory, however many there are.
+* **local processes** (``workers=N``): N spawned processes, each loading the model once
+  and using ``cores / N`` threads; at most ``2 N`` micrographs are in flight.
+* **Dask** (``dask="local"`` or a scheduler address such as ``tcp://host:8786``): the
+  micrographs are tasks on the cluster's workers, which read them from the shared file
+  system; at most twice the cluster's thread count are in flight.
+
+Every finished micrograph is written at once to the :class:`~cryopick.run_state.RunFolder`
+(atomically), so a run killed at any moment resumes with the micrographs not yet done,
+and the results, gathered in the order given, are the same however the run was split.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryopick.errors import CryopickError
+from cryopick.fcn_picker import FCNPickConfig
+from cryopick.io.micrographs import read_micrograph
+from cryopick.io.names import micrograph_name
+from cryopick.io.picks import PICK_COLUMNS, empty_picks
+from cryopick.log_picker import LoGConfig
+from cryopick.run_state import MicrographResult, RunFolder
+from cryopick.sliding_window import SlidingWindowConfig
+
+METHODS = ("log", "fcn", "window")
+
+
+@dataclass(frozen=True)
+class PickSpec:
+    """Everything needed to pick one micrograph, as plain data.
+
+    Attributes
+    ----------
+    method
+        ``"log"`` (Laplacian of Gaussian), ``"fcn"`` (fully convolutional model) or
+        ``"window"`` (a patch classifier by sliding window).
+    model_path
+        The model file (fcn, window); None for log.
+    diameter_A
+        Particle diameter in Å; None: the model's.
+    apix
+        Pixel size overriding the file headers; None: from the headers.
+    allow_nonfinite
+        Replace NaN/inf pixels with the median instead of stopping.
+    fcn, log, window
+        The method's configuration.
+    device
+        Where the network runs (``cpu``, ``cuda``, ``cuda:N``).
+    threads
+        PyTorch CPU threads per picker; None: PyTorch's default. Results are identical
+        for the same number of threads; another number changes coordinates and scores
+        in about the 6th significant digit (the order of floating-point sums).
+    """
+
+    method: str
+    model_path: str | None = None
+    diameter_A: float | None = None
+    apix: float | None = None
+    allow_nonfinite: bool = False
+    fcn: FCNPickConfig = field(default_factory=FCNPickConfig)
+    log: LoGConfig = field(default_factory=LoGConfig)
+    window: SlidingWindowConfig = field(default_factory=SlidingWindowConfig)
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise CryopickError(f"unknown picking method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
+        if self.method != "log" and self.model_path is None:
+            raise CryopickError(f"method {self.method!r} needs a model file", fix="pass --model")
+        if self.method == "log" and self.diameter_A is None:
+            raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How a batch run is spread out.
+
+    Attributes
+    ----------
+    workers
+        Local processes (1: this process, with a prefetch thread).
+    prefetch
+        Micrographs read and prepared ahead of the network (one process only).
+    dask
+        ``"local"`` (a LocalCluster of ``workers`` processes) or a scheduler address;
+        None: no Dask.
+    """
+
+    workers: int = 1
+    prefetch: int = 2
+    dask: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise CryopickError(f"--workers must be at least 1, got {self.workers}", fix="give --workers 1 or more")
+        if self.prefetch < 0:
+            raise CryopickError(f"--prefetch must be 0 or more, got {self.prefetch}", fix="give --prefetch 0 or more")
+
+
+# ----------------------------------------------------------------------------- one micrograph
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _model(spec: PickSpec):
+    """The spec's model on its device, loaded once per process."""
+    from cryopick.device import resolve_device
+    from cryopick.models.checkpoint import load_model
+
+    key = (str(spec.model_path), spec.device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            loaded = load_model(spec.model_path)
+            loaded.model.to(resolve_device(spec.device))
+            _MODELS[key] = loaded
+        return _MODELS[key]
+
+
+@dataclass
+class _Prepared:
+    """A micrograph read (and for fcn, brought to working scale), waiting for the network."""
+
+    path: str
+    name: str
+    shape: tuple[int, int]
+    apix: float
+    data: Any
+
+
+def prepare(spec: PickSpec, path: str | Path) -> _Prepared:
+    """Read a micrograph and do what needs no network (the prefetch thread's half)."""
+    mic = read_micrograph(path, spec.apix, allow_nonfinite=spec.allow_nonfinite)
+    data: Any = mic
+    if spec.method == "fcn":
+        from cryopick.fcn_picker import prepare_fcn
+
+        data = prepare_fcn(mic, _model(spec), spec.diameter_A)
+    return _Prepared(str(path), mic.name, mic.shape, float(mic.apix), data)
+
+
+def finish(spec: PickSpec, item: _Prepared) -> MicrographResult:
+    """Pick a prepared micrograph (the network's half)."""
+    if spec.threads is not None:
+        _set_threads(spec.threads)
+    if spec.method == "log":
+        from cryopick.log_picker import pick_log
+
+        picks = pick_log(item.data, spec.diameter_A, spec.log)
+    elif spec.method == "fcn":
+        from cryopick.fcn_picker import pick_preprocessed
+
+        loaded = _model(spec)
+        diameter_A = loaded.diameter_A if spec.diameter_A is None else spec.diameter_A
+        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, spec.device)
+    else:
+        from cryopick.sliding_window import pick_sliding_window
+
+        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, spec.device)
+    picks = picks.loc[:, list(PICK_COLUMNS)].reset_index(drop=True) if len(picks) else empty_picks()
+    return MicrographResult(item.path, item.name, item.shape, item.apix, picks)
+
+
+def pick_one(spec: PickSpec, path: str | Path) -> MicrographResult:
+    """Pick one micrograph: what a worker process or a Dask task runs."""
+    return finish(spec, prepare(spec, path))
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(max(1, threads))
+
+
+def default_threads(config: BatchConfig, cores: int | None = None) -> int:
+    """PyTorch threads per picker: the cores left by the prefetch thread, shared by the workers; 1 on Dask."""
+    if config.dask:
+        return 1
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    spare = cores - 1 if config.workers == 1 and config.prefetch > 0 else cores
+    return max(1, spare // config.workers)
+
+
+# ----------------------------------------------------------------------------- many
+
+
+def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, config: BatchConfig = BatchConfig(),
+              on_done: Callable[[int, int], None] | None = None) -> Iterator[MicrographResult]:
+    """Pick every micrograph not already finished in ``state``; yield all results in the given order.
+
+    Parameters
+    ----------
+    spec
+        How each micrograph is picked.
+    paths
+        The micrographs (names must be unique).
+    state
+        An open run folder: finished micrographs are read from it, new ones saved to it.
+    config
+        Processes, prefetch, Dask.
+    on_done
+        Called as ``on_done(n_finished, n_total)`` after each micrograph finishes
+        (first with the count resumed).
+
+    Yields
+    ------
+    MicrographResult
+        One per path, in the order of ``paths``, once every micrograph is done.
+    """
+    names = [micrograph_name(p) for p in paths]
+    _check_unique(names, paths)
+    results: dict[str, MicrographResult] = {}
+    todo = []
+    for name, path in zip(names, paths):
+        found = state.load(name, path)
+        if found is None:
+            todo.append(str(path))
+        else:
+            results[name] = found
+    total = len(paths)
+    if on_done is not None:
+        on_done(len(results), total)
+    runner = _run_dask if config.dask else (_run_local if config.workers == 1 else _run_processes)
+    for result in runner(spec, todo, config):
+        state.save(result)
+        results[result.name] = result
+        if on_done is not None:
+            on_done(len(results), total)
+    for name in names:
+        yield results[name]
+
+
+def _check_unique(names: list[str], paths: Sequence[str | Path]) -> None:
+    seen: dict[str, str | Path] = {}
+    for name, path in zip(names, paths):
+        if name in seen:
+            raise CryopickError(f"has the same name as {seen[name]} ({name!r}): their picks would mix", path=path,
+                                fix="pick the two folders in separate runs")
+        seen[name] = path
+
+
+def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+    """This process: a thread prepares up to ``prefetch`` micrographs ahead of the network."""
+    if config.prefetch == 0:
+        for path in todo:
+            yield pick_one(spec, path)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryopick-prefetch") as reader:
+        queue: deque[Future] = deque()
+        pending = iter(todo)
+        for path in pending:
+            queue.append(reader.submit(prepare, spec, path))
+            if len(queue) >= config.prefetch:
+                break
+        while queue:
+            item = queue.popleft().result()
+            next_path = next(pending, None)
+            if next_path is not None:
+                queue.append(reader.submit(prepare, spec, next_path))
+            yield finish(spec, item)
+
+
+def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+    """Local worker processes (spawned: a forked PyTorch can hang), results as they finish."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from _bounded(lambda path: pool.submit(pick_one, spec, path), todo, 2 * config.workers,
+                            lambda future: future.result())
+
+
+def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+    """Tasks on a Dask cluster: a LocalCluster of ``workers`` processes, or the scheduler named."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a dependency of cryopick
+        raise CryopickError("Dask is not installed", fix="pip install 'dask[distributed]'") from exc
+    cluster = None
+    try:
+        if config.dask == "local":
+            cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(config.dask, timeout="30s")
+    except OSError as exc:
+        raise CryopickError(f"cannot reach the Dask scheduler {config.dask!r} ({exc})",
+                            fix="check the address (tcp://host:8786) and that the scheduler runs") from exc
+    try:
+        slots = max(1, sum(client.nthreads().values()))
+        yield from _bounded(lambda path: client.submit(pick_one, spec, path, pure=False), todo, 2 * slots,
+                            lambda future: future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,
+             result: Callable[[Any], MicrographResult]) -> Iterator[MicrographResult]:
+    """Keep at most ``in_flight`` tasks submitted; yield each result as its task finishes."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending = iter(todo)
+    running: set = set()
+    for path in pending:
+        running.add(submit(path))
+        if len(running) >= in_flight:
+            break
+    while running:
+        done, running = _wait_any(running, wait, FIRST_COMPLETED)
+        for future in done:
+            yield result(future)
+            next_path = next(pending, None)
+            if next_path is not None:
+                running.add(submit(next_path))
+
+
+def _wait_any(running: set, wait, first_completed) -> tuple[set, set]:
+    """Wait for any of the futures (concurrent.futures or Dask ones)."""
+    sample = next(iter(running))
+    if isinstance(sample, Future):
+        done, not_done = wait(running, return_when=first_completed)
+        return set(done), set(not_done)
+    from distributed import wait as dask_wait
+
+    done, not_done = dask_wait(list(running), return_when="FIRST_COMPLETED")
+    return set(done), set(not_done)

@@ -1,0 +1,206 @@
+"""A batch run's state on disk: one finished file per micrograph, so a run resumes.
+
+A run folder holds
+
+* ``run.json``: the settings the run picks with (its *fingerprint*: method, model file
+  checksum, diameter, picking options, cryopick version). A run that finds an
+  *unfinished* run with other settings there stops with an error instead of mixing two
+  kinds of picks or throwing work away; ``overwrite`` starts it afresh. After a finished
+  run (``complete``), other settings simply start afresh, as rewriting an output does.
+* ``parts/<micrograph>.json``: one micrograph's candidates with the micrograph's path,
+  size, modification time, shape and pixel size, written atomically (temp file +
+  rename) as soon as the micrograph is done. A part whose micrograph changed since is
+  picked again.
+* ``lock``: the process id and host of the run writing there. A second run on the same
+  folder stops with an error while the first is alive; a lock left by a killed run is
+  taken over.
+
+Floats are written as JSON's shortest round-trip text, so a resumed run's output is
+identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryopick.errors import CryopickError
+from cryopick.io.atomic import write_text_atomic
+from cryopick.io.picks import empty_picks, make_picks
+
+FIX_OTHER_SETTINGS = "pass --overwrite to start again, or write to another -o"
+
+
+@dataclass(frozen=True)
+class MicrographResult:
+    """One micrograph's picking: where it came from and its candidates (a Picks table)."""
+
+    path: str
+    name: str
+    shape: tuple[int, int]
+    apix: float
+    picks: pd.DataFrame
+
+
+def source_stamp(path: str | Path) -> dict:
+    """What identifies a micrograph file's version: size and modification time."""
+    stat = Path(path).stat()
+    return {"size": int(stat.st_size), "mtime_ns": int(stat.st_mtime_ns)}
+
+
+class RunFolder:
+    """The state of one batch run (see the module docstring); use as a context manager.
+
+    Parameters
+    ----------
+    folder
+        Where the state lives (created).
+    fingerprint
+        The run's settings, JSON-serialisable; compared with a previous run's.
+    overwrite
+        Throw away a previous run's state instead of resuming it.
+    """
+
+    def __init__(self, folder: str | Path, fingerprint: dict, *, overwrite: bool = False):
+        self.folder = Path(folder)
+        self.parts = self.folder / "parts"
+        self.fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back
+        self.overwrite = overwrite
+        self._locked = False
+
+    def __enter__(self) -> RunFolder:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CryopickError(f"cannot create the run folder ({exc.strerror or exc})", path=self.folder,
+                                fix="choose an output in a folder you can write to") from exc
+        self._lock()
+        try:
+            self._check_settings()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._unlock()
+
+    # ------------------------------------------------------------------ lock and settings
+
+    def _lock(self) -> None:
+        lock = self.folder / "lock"
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_json(lock) or {}
+                if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
+                    lock.unlink(missing_ok=True)  # left by a run that was killed
+                    continue
+                raise CryopickError(
+                    f"another cryopick run (pid {holder.get('pid', '?')} on {holder.get('host', '?')}) is writing here",
+                    path=self.folder, fix="wait for it to finish, or write to another -o") from None
+            except OSError as exc:
+                raise CryopickError(f"cannot write in the run folder ({exc.strerror or exc})", path=self.folder,
+                                    fix="choose an output in a folder you can write to") from exc
+            with os.fdopen(fd, "w") as handle:
+                json.dump(me, handle)
+            self._locked = True
+            return
+        raise CryopickError("cannot take the run folder's lock", path=lock, fix="delete the lock file")
+
+    def _unlock(self) -> None:
+        if self._locked:
+            (self.folder / "lock").unlink(missing_ok=True)
+            self._locked = False
+
+    def _check_settings(self) -> None:
+        settings, done = self.folder / "run.json", self.folder / "complete"
+        previous = _read_json(settings) if settings.exists() else None
+        self.replaced: list[str] = []
+        if previous is not None and previous != self.fingerprint:
+            self.replaced = sorted(k for k in set(previous) | set(self.fingerprint)
+                                   if previous.get(k) != self.fingerprint.get(k))
+        unfinished = any(self.parts.glob("*.json")) and not done.exists()
+        if self.replaced and unfinished and not self.overwrite:
+            raise CryopickError(f"holds an unfinished run with other settings ({', '.join(self.replaced)})",
+                                path=self.folder, fix=FIX_OTHER_SETTINGS)
+        if (self.overwrite or self.replaced) and self.parts.exists():
+            shutil.rmtree(self.parts)
+        done.unlink(missing_ok=True)
+        self.parts.mkdir(exist_ok=True)
+        write_text_atomic(settings, json.dumps(self.fingerprint, indent=1, sort_keys=True))
+
+    def mark_complete(self) -> None:
+        """Record that every micrograph is done and the outputs are written.
+
+        A later run with other settings then starts afresh instead of stopping; an
+        unfinished run is only given up with ``overwrite``.
+        """
+        write_text_atomic(self.folder / "complete", "")
+
+    # ------------------------------------------------------------------ parts
+
+    def _part(self, name: str) -> Path:
+        return self.parts / f"{name}.json"
+
+    def load(self, name: str, path: str | Path) -> MicrographResult | None:
+        """A finished micrograph's result, or None when it must be (re)picked."""
+        data = _read_json(self._part(name))
+        if data is None or data.get("path") != str(path):
+            return None
+        try:
+            if data.get("source") != source_stamp(path):
+                return None
+        except OSError:
+            return None
+        columns = data["picks"]
+        if columns["x"]:
+            picks = make_picks(name, np.asarray(columns["x"], dtype=np.float64),
+                               np.asarray(columns["y"], dtype=np.float64),
+                               np.asarray(columns["score"], dtype=np.float64),
+                               np.asarray(columns["diameter_px"], dtype=np.float64))
+        else:
+            picks = empty_picks()
+        return MicrographResult(data["path"], name, tuple(data["shape"]), float(data["apix"]), picks)
+
+    def save(self, result: MicrographResult) -> None:
+        """Write one micrograph's result atomically."""
+        picks = result.picks
+        data = {
+            "path": result.path, "source": source_stamp(result.path), "shape": list(result.shape),
+            "apix": result.apix,
+            "picks": {c: [float(v) for v in picks[c].to_numpy(dtype=np.float64)]
+                      for c in ("x", "y", "score", "diameter_px")},
+        }
+        write_text_atomic(self._part(result.name), json.dumps(data, allow_nan=True))
+
+
+def _read_json(path: Path) -> dict | None:
+    """A JSON file's object, or None when it is missing or unreadable (a torn or foreign file)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process with this id runs on this host."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,196 @@
+"""Batch picking (cryopick.batch, cryopick.run_state and `cryopick pick`): resume, processes, Dask.
+
+The output of a run must not depend on how it was run: interrupted (even by SIGKILL) and
+resumed, spread over local processes, or over a Dask LocalCluster, the picks file is
+byte-identical to a clean single-process run's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryopick.batch import BatchConfig, PickSpec, default_threads, pick_many
+from cryopick.errors import CryopickError
+from cryopick.io.coords import read_coords
+from cryopick.run_state import RunFolder
+from cryopick.simulate import SimulationConfig, simulate_dataset
+from tests.test_cli import assert_one_line_error, run_cli
+
+DIAMETER_A = 120.0
+
+
+@pytest.fixture(scope="module")
+def mics(tmp_path_factory) -> Path:
+    """Eight small simulated micrographs (non-square) with truth."""
+    out = tmp_path_factory.mktemp("batch")
+    simulate_dataset(out, SimulationConfig.with_presets(n_micrographs=8, shape=(384, 448), apix=2.0, seed=3))
+    return out / "micrographs"
+
+
+def _pick(args: list, capsys) -> tuple[int, str]:
+    code, _, err = run_cli(["pick", *args], capsys)
+    return code, err
+
+
+def test_resumed_run_gives_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
+    """Parts deleted (an interrupted run) are picked again; the rest are read back; same bytes."""
+    clean, resumed = tmp_path / "clean.star", tmp_path / "resumed.star"
+    log = ["--method", "log", "--diameter", DIAMETER_A]
+    assert _pick([mics, *log, "-o", clean], capsys)[0] == 0
+    assert _pick([mics, *log, "-o", resumed], capsys)[0] == 0
+    parts = sorted((tmp_path / "resumed.star.parts" / "parts").glob("*.json"))
+    assert len(parts) == 8
+    for part in parts[::2]:
+        part.unlink()
+    (tmp_path / "resumed.star.parts" / "complete").unlink()
+    resumed.unlink()
+    code, err = _pick([mics, *log, "-o", resumed], capsys)
+    assert code == 0, err
+    assert "resuming: 4 of 8" in err or not sys.stderr.isatty()
+    assert resumed.read_bytes() == clean.read_bytes()
+
+
+def test_a_changed_micrograph_is_picked_again(mics: Path, tmp_path: Path) -> None:
+    spec = PickSpec("log", diameter_A=DIAMETER_A)
+    paths = sorted(str(p) for p in mics.glob("*.mrc"))[:3]
+    with RunFolder(tmp_path / "run", {"a": 1}) as state:
+        list(pick_many(spec, paths, state))
+    os.utime(paths[1], ns=(time.time_ns(), time.time_ns() + 10**9))
+    with RunFolder(tmp_path / "run", {"a": 1}) as state:
+        assert state.load(Path(paths[0]).stem, paths[0]) is not None
+        assert state.load(Path(paths[1]).stem, paths[1]) is None
+
+
+def test_unfinished_run_with_other_settings_is_refused(mics: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "picks.star"
+    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)[0] == 0
+    before = out.read_bytes()
+    (tmp_path / "picks.star.parts" / "complete").unlink()  # as if killed before the end
+    code, err = _pick([mics, "--method", "log", "--diameter", 140, "-o", out], capsys)
+    assert_one_line_error(code, err, "picks.star.parts", "unfinished run with other settings", "--overwrite")
+    assert out.read_bytes() == before  # nothing lost
+    code, err = _pick([mics, "--method", "log", "--diameter", 140, "-o", out, "--overwrite"], capsys)
+    assert code == 0, err
+    assert out.read_bytes() != before
+
+
+def test_finished_run_with_other_settings_starts_afresh(mics: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "picks.star"
+    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)[0] == 0
+    code, err = _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "--threshold", 4, "-o", out], capsys)
+    assert code == 0, err
+    assert "starting afresh" in err
+    assert (read_coords(out)["score"] >= 4).all()
+
+
+def test_second_run_on_the_same_folder_is_refused_while_the_first_runs(mics: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "picks.star"
+    with RunFolder(tmp_path / "picks.star.parts", {"other": "run"}):  # this process holds the lock
+        code, err = _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)
+    assert_one_line_error(code, err, "picks.star.parts", "another cryopick run", "pid")
+    assert not out.exists()
+
+
+def test_unwritable_output_folder_is_one_line(mics: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    code, err = _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", blocker / "picks.star"], capsys)
+    assert_one_line_error(code, err, "not_a_folder", "fix:")
+    assert blocker.read_text().startswith("a file")
+
+
+def test_same_names_in_two_folders_are_refused(mics: Path, tmp_path: Path) -> None:
+    spec = PickSpec("log", diameter_A=DIAMETER_A)
+    path = sorted(mics.glob("*.mrc"))[0]
+    copy = tmp_path / "other" / path.name
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    with RunFolder(tmp_path / "run", {}) as state, pytest.raises(CryopickError, match="same name"):
+        list(pick_many(spec, [str(path), str(copy)], state))
+
+
+def test_prefetch_keeps_order_and_results(mics: Path, tmp_path: Path) -> None:
+    spec = PickSpec("log", diameter_A=DIAMETER_A)
+    paths = sorted(str(p) for p in mics.glob("*.mrc"))
+    runs = []
+    for prefetch in (0, 1, 3):
+        with RunFolder(tmp_path / f"run{prefetch}", {}) as state:
+            runs.append(list(pick_many(spec, paths, state, BatchConfig(prefetch=prefetch))))
+    for run in runs:
+        assert [r.path for r in run] == paths
+        for a, b in zip(run, runs[0]):
+            np.testing.assert_array_equal(a.picks[["x", "y", "score"]].to_numpy(), b.picks[["x", "y", "score"]].to_numpy())
+
+
+def test_default_threads() -> None:
+    assert default_threads(BatchConfig(), cores=2) == 1  # one core reads ahead, one runs the network
+    assert default_threads(BatchConfig(prefetch=0), cores=2) == 2
+    assert default_threads(BatchConfig(workers=4), cores=16) == 4
+    assert default_threads(BatchConfig(dask="local"), cores=16) == 1
+    with pytest.raises(CryopickError):
+        BatchConfig(workers=0)
+
+
+@pytest.mark.slow
+def test_processes_and_dask_give_the_single_process_file(mics: Path, tmp_path: Path, capsys) -> None:
+    """The bundled general model, one thread per picker: the same bytes however it is spread."""
+    common = [mics, "--diameter", DIAMETER_A, "--threads", 1]
+    outputs = {}
+    for label, extra in (("single", []), ("workers", ["--workers", 2]), ("dask", ["--dask", "local", "--workers", 2])):
+        outputs[label] = tmp_path / f"{label}.star"
+        code, err = _pick([*common, *extra, "-o", outputs[label]], capsys)
+        assert code == 0, err
+    assert len(read_coords(outputs["single"])) > 20
+    assert outputs["workers"].read_bytes() == outputs["single"].read_bytes()
+    assert outputs["dask"].read_bytes() == outputs["single"].read_bytes()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
+    """SIGKILL in the middle of a run (a subprocess), then the same command again."""
+    args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]
+    clean = tmp_path / "clean.star"
+    assert _pick([*args, "-o", clean], capsys)[0] == 0
+    killed = tmp_path / "killed.star"
+    parts = tmp_path / "killed.star.parts" / "parts"
+    command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(killed)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.json"))) < 3:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list(parts.glob("*.json")))
+    assert 0 < done < 8, f"the run was not killed mid-way ({done} of 8 done)"
+    assert not killed.exists()
+    code, err = _pick([*args[:1], *args[1:], "-o", killed], capsys)
+    assert code == 0, err
+    assert killed.read_bytes() == clean.read_bytes()
+
+
+def test_relion_autopick_layout_reads_back(mics: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """--format star into a folder: autopick.star listing <folder>/<mic folder>/<name>_autopick.star."""
+    monkeypatch.chdir(tmp_path)
+    flat = tmp_path / "picks.star"
+    job = Path("AutoPick") / "job001"
+    log = [mics, "--method", "log", "--diameter", DIAMETER_A]
+    assert _pick([*log, "-o", flat], capsys)[0] == 0
+    code, err = _pick([*log, "--format", "star", "-o", job], capsys)
+    assert code == 0, err
+    files = sorted((job / mics.name).glob("*_autopick.star"))
+    assert len(files) == len(list(mics.glob("*.mrc")))
+    back = read_coords(job / "autopick.star")
+    expected = read_coords(flat)
+    assert len(back) == len(expected)
+    cols = ["x", "y", "score"]
+    key = ["micrograph", "x", "y"]
+    np.testing.assert_allclose(back.sort_values(key)[cols].to_numpy(), expected.sort_values(key)[cols].to_numpy(),
+                               atol=1e-5)
