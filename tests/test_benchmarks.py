@@ -127,3 +127,13 @@ def test_junk_regions_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixt
     rows = report["simulated_lots_of_junk"]["rows"]
     particles = sum(r["n_particle"] for r in rows)
     assert particles > 0 and sum(r["particle_in_mask"] for r in rows) <= 0.02 * particles
+
+
+def test_batch_benchmark_quick(tmp_path: Path) -> None:
+    """Many micrographs in one run: throughput and memory measured, Dask's output the same bytes."""
+    report = load("bench_batch").main(["--quick", "--json", str(tmp_path / "batch.json")])
+    rows = {row["setup"]: row for row in report["rows"]}
+    assert set(rows) == {"single", "dask2"}
+    for row in rows.values():
+        assert row["n"] == 40 and row["identical_to_first"]
+        assert row["mic_per_s"] > 0 and row["peak_rss_mb"] > 0

@@ -19,6 +19,9 @@ and the results, gathered in the order given, are the same however the run was s
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import itertools
 import os
 import threading
 from collections import deque
@@ -223,29 +226,36 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
     Yields
     ------
     MicrographResult
-        One per path, in the order of ``paths``, once every micrograph is done.
+        One per path, in the order of ``paths``, each as soon as it and those before it
+        are done (finished ones are read back in turn): memory holds only the results
+        that finished ahead of their turn.
     """
     names = [micrograph_name(p) for p in paths]
     _check_unique(names, paths)
-    results: dict[str, MicrographResult] = {}
-    todo = []
-    for name, path in zip(names, paths):
-        found = state.load(name, path)
-        if found is None:
-            todo.append(str(path))
-        else:
-            results[name] = found
-    total = len(paths)
+    finished = {name for name, path in zip(names, paths) if state.is_done(name, path)}
+    todo = [str(path) for name, path in zip(names, paths) if name not in finished]
+    total, n_done = len(paths), len(finished)
     if on_done is not None:
-        on_done(len(results), total)
+        on_done(n_done, total)
     runner = _run_dask if config.dask else (_run_local if config.workers == 1 else _run_processes)
-    for result in runner(spec, todo, config):
-        state.save(result)
-        results[result.name] = result
-        if on_done is not None:
-            on_done(len(results), total)
-    for name in names:
-        yield results[name]
+    fresh = runner(spec, todo, config) if todo else iter(())
+    early: dict[str, MicrographResult] = {}  # finished before their turn (other processes): at most the in-flight
+    for name, path in zip(names, paths):
+        if name in finished:
+            found = state.load(name, path)
+            if found is None:  # changed since it was checked: pick it here
+                found = pick_one(spec, path)
+                state.save(found)
+            yield found
+            continue
+        while name not in early:
+            result = next(fresh)
+            state.save(result)
+            n_done += 1
+            if on_done is not None:
+                on_done(n_done, total)
+            early[result.name] = result
+        yield early.pop(name)
 
 
 def _check_unique(names: list[str], paths: Sequence[str | Path]) -> None:
@@ -270,21 +280,63 @@ def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator
             queue.append(reader.submit(prepare, spec, path))
             if len(queue) >= config.prefetch:
                 break
-        while queue:
+        for count in itertools.count(1):
+            if not queue:
+                break
             item = queue.popleft().result()
             next_path = next(pending, None)
             if next_path is not None:
                 queue.append(reader.submit(prepare, spec, next_path))
-            yield finish(spec, item)
+            result = finish(spec, item)
+            del item
+            if count % TRIM_EVERY == 0:
+                _trim_heap()
+            yield result
+
+
+TRIM_EVERY = 20
+"""Micrographs between returning freed heap memory to the system (one process)."""
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free memory back to the system (glibc only; elsewhere nothing).
+
+    Micrographs are allocated in the reading thread and freed in this one; glibc keeps
+    such memory in the reading thread's arena, and resident memory creeps up without it.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
 
 
 def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
     """Local worker processes (spawned: a forked PyTorch can hang), results as they finish."""
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from _bounded(lambda path: pool.submit(pick_one, spec, path), todo, 2 * config.workers,
-                            lambda future: future.result())
+    threads = str(spec.threads or 1)
+    with _environment(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads):
+        # the workers start with these (as Dask's do): thread pools sized for one process would oversubscribe
+        pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"))
+        with pool:
+            yield from _bounded(lambda path: pool.submit(pick_one, spec, path), todo, 2 * config.workers,
+                                lambda future: future.result())
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the duration (for the processes started meanwhile)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:

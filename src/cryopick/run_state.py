@@ -152,15 +152,23 @@ class RunFolder:
     def _part(self, name: str) -> Path:
         return self.parts / f"{name}.json"
 
-    def load(self, name: str, path: str | Path) -> MicrographResult | None:
-        """A finished micrograph's result, or None when it must be (re)picked."""
+    def is_done(self, name: str, path: str | Path) -> bool:
+        """Whether this micrograph, as it is now, has a finished result here."""
+        return self._valid(name, path) is not None
+
+    def _valid(self, name: str, path: str | Path) -> dict | None:
         data = _read_json(self._part(name))
         if data is None or data.get("path") != str(path):
             return None
         try:
-            if data.get("source") != source_stamp(path):
-                return None
+            return data if data.get("source") == source_stamp(path) else None
         except OSError:
+            return None
+
+    def load(self, name: str, path: str | Path) -> MicrographResult | None:
+        """A finished micrograph's result, or None when it must be (re)picked."""
+        data = self._valid(name, path)
+        if data is None:
             return None
         columns = data["picks"]
         if columns["x"]:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import typer
 
@@ -23,7 +24,7 @@ from cryopick.io.names import micrograph_name
 from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
 from cryopick.log_picker import KEEP_ALL, LoGConfig
 from cryopick.run_state import RunFolder
-from cryopick.score_summary import ScoreSummary, format_summary, summarise_scores, with_truth
+from cryopick.score_summary import ScoreSummary, format_summary, summarise_score_arrays, with_truth
 
 
 class Method(str, Enum):
@@ -153,7 +154,9 @@ def pick_command(
     paths = list_micrographs(micrographs)
     names = [micrograph_name(path) for path in paths]
     truth_table = _read_truth(truth, names) if truth is not None else None
-    tables: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []  # what is written: the picks (every candidate with --all-peaks)
+    scores: dict[str, np.ndarray] = {}  # every candidate's score, for the summary: 8 bytes a candidate
+    every: list[pd.DataFrame] = []  # every candidate, only to judge against --truth
     shapes: dict[str, tuple[int, int]] = {}
     apix_seen: float | None = None
     with RunFolder(run_folder_for(output), _fingerprint(picker), overwrite=overwrite) as state:
@@ -164,18 +167,23 @@ def pick_command(
             for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=advance):
                 shapes[result.name] = result.shape
                 apix_seen = result.apix
-                tables.append(result.picks)
-        candidates = pd.concat(tables, ignore_index=True) if tables else empty_picks()
-        summary = summarise_scores(candidates, picker.threshold, calibrated=picker.calibrated,
-                                   complete=picker.complete, micrographs=names)
+                scores[result.name] = result.picks["score"].to_numpy(dtype=np.float64)
+                kept.append(result.picks if all_peaks else result.picks.loc[scores[result.name] >= picker.threshold])
+                if truth_table is not None:
+                    every.append(result.picks)
+                if len(kept) >= 256:  # one table, not thousands of small ones (each has its overhead)
+                    kept = [pd.concat(kept, ignore_index=True)]
+        summary = summarise_score_arrays(scores, picker.threshold, calibrated=picker.calibrated,
+                                         complete=picker.complete)
         if truth_table is not None:
+            candidates = pd.concat(every, ignore_index=True) if every else empty_picks()
             check_inside(truth_table, shapes, truth)
             radius = _radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
             summary = with_truth(summary, candidates, truth_table, radius)
-        picks = candidates if all_peaks else candidates.loc[candidates["score"] >= picker.threshold]
+        picks = pd.concat(kept, ignore_index=True) if kept else empty_picks()
         options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
                                micrograph_paths={n: str(p) for n, p in zip(names, paths)})
-        written = write_picks(picks.reset_index(drop=True), output, fmt, options)
+        written = write_picks(picks, output, fmt, options)
         state.mark_complete()
     if picker.model_line is not None:
         console.print(picker.model_line, markup=False)
