@@ -32,7 +32,8 @@ class CryopickError(Exception):
 
     @property
     def message(self) -> str:
+        """``<path>: <problem>; fix: <fix>`` on one line, whatever text a parser's error put in it."""
         text = f"{self.path}: {self.problem}" if self.path is not None else self.problem
         if self.fix:
             text = f"{text}; fix: {self.fix}"
-        return text
+        return " ".join(text.split()) if "\n" in text or "\r" in text else text

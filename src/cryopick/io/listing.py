@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-import starfile
 
 from cryopick.errors import CryopickError
+from cryopick.io.formats._common import read_star
 from cryopick.io.names import IMAGE_SUFFIXES, micrograph_name
 
 _KNOWN = " ".join(IMAGE_SUFFIXES)
@@ -131,7 +131,7 @@ def _from_star(star: Path) -> list[Path]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            blocks = starfile.read(star, always_dict=True)
+            blocks = read_star(star, always_dict=True)
     except Exception as exc:  # noqa: BLE001 - the parser raises many types
         fix = "check the file (re-export it from RELION)"
         raise CryopickError(f"not a readable STAR file ({exc})", path=star, fix=fix) from None

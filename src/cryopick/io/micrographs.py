@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,9 +142,17 @@ def read_micrograph(
         apix_A = _pick_apix(path, apix, header_apix, True)
         try:
             data = np.array(pixels, dtype=np.float32, order="C")  # one copy: native-endian float32
-        except (OSError, ValueError) as exc:  # a read error inside the file's data
-            problem = f"cannot read the pixels; the file is truncated or corrupt ({exc})"
+        except MemoryError:  # a damaged header can claim any size
+            ny, nx = (int(n) for n in pixels.shape[:2])
+            problem = (f"its header says {nx}x{ny} pixels ({ny * nx * 4 / 2**30:.1f} GiB as float32), "
+                       "more than the memory free; the header is corrupt or the micrograph too large")
+            raise CryopickError(problem, path=path, fix=f"{FIX_CORRUPT}, or bin it to a smaller size") from None
+        except Exception as exc:  # noqa: BLE001 - a read error inside the file's data, whatever the decoder
+            problem = f"cannot read the pixels; the file is truncated or corrupt ({type(exc).__name__}: {exc})"
             raise CryopickError(problem, path=path, fix=FIX_CORRUPT) from None
+    if data.ndim != 2 or data.size == 0:  # what a damaged header can decode to, in any format
+        problem = f"decodes to an array of shape {data.shape}, not a 2D image"
+        raise CryopickError(problem, path=path, fix=FIX_CORRUPT)
     if np.dtype(dtype).kind == "f":  # integer pixels are always finite
         _check_finite(path, data, allow_nonfinite)
     return Micrograph(micrograph_name(path), path, data, apix_A)
@@ -195,12 +204,31 @@ def _pick_apix(path: Path, apix: float | None, header_apix: float | None, requir
     raise CryopickError("no pixel size in the header (0 or missing)", path=path, fix=FIX_APIX)
 
 
+_QUIET = threading.local()
+
+
+class _DropWhileQuiet(logging.Filter):
+    """Drop a parser's log records while this thread reads a micrograph (see _quiet_warnings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_QUIET, "depth", 0)
+
+
+# tifffile logs what it trips on (bad tags, short strips) as errors; on the command line that
+# printed lines of its own around cryopick's one-line error.
+logging.getLogger("tifffile").addFilter(_DropWhileQuiet())
+
+
 @contextlib.contextmanager
 def _quiet_warnings() -> Iterator[None]:
-    """Silence parser warnings: problems they flag are checked and raised as CryopickError."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    """Silence parser warnings and log records: problems they flag are checked and raised as CryopickError."""
+    _QUIET.depth = getattr(_QUIET, "depth", 0) + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        _QUIET.depth -= 1
 
 
 @contextlib.contextmanager
@@ -231,14 +259,14 @@ def _open_mrc(path: Path) -> Iterator[tuple[np.ndarray, float | None, str]]:
         if mode in (3, 4):
             problem = f"holds complex data (MRC mode {mode}), not an image"
             raise CryopickError(problem, path=path, fix="give a real-space micrograph")
+        if data.size == 0:  # before the stack check: a zeroed header is not a movie of shape (0, 0, 0)
+            problem = f"image has no pixels (shape {tuple(data.shape)})"
+            raise CryopickError(problem, path=path, fix=FIX_CORRUPT)
         if data.ndim == 3 and data.shape[0] == 1:
             data = data[0]
         if data.ndim != 2:
             problem = f"is a stack or movie of shape {tuple(data.shape)}, not one micrograph"
             raise CryopickError(problem, path=path, fix=FIX_MOVIE)
-        if data.size == 0:
-            problem = f"image has no pixels (shape {tuple(data.shape)})"
-            raise CryopickError(problem, path=path, fix=FIX_CORRUPT)
         if mode == 0 and _imod_unsigned_bytes(mrc.header):
             data = data.view(np.uint8)
         yield data, _mrc_apix(path, mrc), np.dtype(data.dtype).name
@@ -297,15 +325,36 @@ def _open_tiff(path: Path) -> Iterator[tuple[np.ndarray, float | None, str]]:
             n_pages = len(tif.pages)
             page = tif.pages.first
             shape = (int(page.imagelength), int(page.imagewidth))
+            if min(shape) <= 0:  # a damaged or missing ImageWidth/ImageLength tag
+                problem = f"image has no pixels ({shape[1]}x{shape[0]} in the header)"
+                raise CryopickError(problem, path=path, fix=FIX_CORRUPT)
             if n_pages > 1 or page.imagedepth > 1:
                 problem = f"is a stack or movie ({n_pages} pages of {shape[1]}x{shape[0]}), not a micrograph"
                 raise CryopickError(problem, path=path, fix=FIX_MOVIE)
+            _check_tiff_size(path, page)
             apix = _tiff_apix(path, page, tif.imagej_metadata)
             yield _LazyTiff(page, shape), apix, np.dtype(page.dtype).name
     except (CryopickError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
         raise CryopickError(f"not a readable TIFF file ({exc})", path=path, fix=FIX_CORRUPT) from None
+
+
+def _check_tiff_size(path: Path, page: tifffile.TiffPage) -> None:
+    """An uncompressed page cannot hold more pixels than the file has bytes (a damaged header).
+
+    Checked before decoding: tifffile allocates what the header claims, and a flipped bit in
+    the image length can claim tens of GiB.
+    """
+    if int(page.compression) != 1:  # compressed pixels can be fewer bytes than the image
+        return
+    bits = int(page.imagelength) * int(page.imagewidth) * int(page.imagedepth)
+    bits *= int(page.samplesperpixel) * int(page.bitspersample)
+    size = path.stat().st_size
+    if bits // 8 > size:
+        problem = (f"file is truncated or corrupt: its header says {page.imagewidth}x{page.imagelength} "
+                   f"uncompressed pixels, which need {bits // 8} bytes; the file has {size}")
+        raise CryopickError(problem, path=path, fix=FIX_CORRUPT)
 
 
 class _LazyTiff:

@@ -6,11 +6,13 @@ Nothing here knows a file format; each helper turns a problem in the user's data
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import starfile
 
 from cryopick.errors import CryopickError
 
@@ -45,6 +47,19 @@ def numeric(values: object, path: Path, label: str) -> np.ndarray:
             fix="correct or remove those rows",
         )
     return np.array(parsed.to_numpy(dtype=np.float64), copy=True)
+
+
+def read_star(path: Path, **kwargs: object) -> dict:
+    """``starfile.read`` that never leaves the file's old lines behind for the next read.
+
+    starfile reads lines through :mod:`linecache` and clears that cache only when a parse
+    succeeds; after a file fails to parse, reading the same path again (corrected in the
+    meantime) would parse the stale lines and fail again, in the same process.
+    """
+    try:
+        return starfile.read(path, **kwargs)
+    finally:
+        linecache.cache.pop(str(path), None)  # not checkcache: a rewrite within a clock tick keeps size and mtime
 
 
 def require_columns(columns: Sequence[str], required: Sequence[str], path: Path, what: str, fix: str) -> None:

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import starfile
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
@@ -50,6 +49,7 @@ from cryopick.io.formats._common import (
     format_floats,
     numeric,
     output_folder,
+    read_star,
     require_columns,
 )
 from cryopick.io.formats.box import read_rows
@@ -85,7 +85,7 @@ def read(path: Path, options: CoordOptions) -> pd.DataFrame:
     if "data_" not in text:
         return _read_old(path, name)
     try:
-        blocks = starfile.read(path, always_dict=True)
+        blocks = read_star(path, always_dict=True)
     except Exception as exc:  # starfile raises pandas/ValueError on malformed loops
         raise CryopickError(f"cannot parse CBOX file ({type(exc).__name__}: {exc})", path=path, fix=_FIX) from exc
     table = blocks.get("cryolo")

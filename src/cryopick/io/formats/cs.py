@@ -139,8 +139,11 @@ def _load(path: Path) -> np.ndarray:
                 fix="re-save it with cryosparc-tools (Dataset.save writes fixed-width strings)",
             ) from exc
         raise CryopickError(f"cannot load cryoSPARC file ({exc})", path=path, fix=_FIX) from exc
-    except (OSError, EOFError) as exc:
-        raise CryopickError(f"cannot load cryoSPARC file ({exc})", path=path, fix=_FIX) from exc
+    except MemoryError:  # a damaged header can claim any number of particles
+        raise CryopickError("its NumPy header claims more particles than memory holds (a damaged file)",
+                            path=path, fix=_FIX) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged header: SyntaxError, TokenError, EOFError, OSError ...
+        raise CryopickError(f"cannot load cryoSPARC file ({type(exc).__name__}: {exc})", path=path, fix=_FIX) from exc
     if data.dtype.names is None or data.ndim != 1:
         raise CryopickError("is a NumPy file but not a cryoSPARC dataset (no named fields)", path=path, fix=_FIX)
     return data

@@ -36,7 +36,10 @@ _FIX = "give a CSV file with a header line: micrograph,x,y[,score,diameter_px,..
 def read(path: Path, options: CoordOptions) -> pd.DataFrame:
     """Read a cryopick CSV table."""
     try:
-        table = pd.read_csv(path, dtype={"micrograph": str})
+        # Only an empty cell is missing (what write() makes of NaN): pandas' default NA words
+        # would make micrographs named "NA", "nan" or "null" nameless. Number columns still
+        # read those words as missing (numeric()).
+        table = pd.read_csv(path, dtype={"micrograph": str}, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "micrograph" else np.float64) for c in PICK_COLUMNS})
     except (OSError, UnicodeDecodeError, ValueError) as exc:

@@ -50,7 +50,14 @@ import starfile
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import by_micrograph, check_file_name, numeric, output_file, output_folder
+from cryopick.io.formats._common import (
+    by_micrograph,
+    check_file_name,
+    numeric,
+    output_file,
+    output_folder,
+    read_star,
+)
 from cryopick.io.names import coordinate_file_name, micrograph_name
 from cryopick.io.picks import PICK_COLUMNS
 
@@ -100,7 +107,7 @@ def write(picks: pd.DataFrame, path: Path, options: CoordOptions) -> list[Path]:
     if options.apix is not None:
         optics["rlnMicrographPixelSize"] = [f"{options.apix:.6f}"]
         optics["rlnImagePixelSize"] = [f"{options.apix:.6f}"]
-    particles = _coordinate_columns(picks)
+    particles = coordinate_columns(picks)
     names = picks["micrograph"].astype(str)
     paths = options.micrograph_paths or {}
     particles["rlnMicrographName"] = [paths.get(n, f"{n}{options.micrograph_suffix}") for n in names]
@@ -122,7 +129,7 @@ def _write_per_micrograph(picks: pd.DataFrame, folder: Path, options: CoordOptio
     for name, group in by_micrograph(picks):
         check_file_name(name, folder)
         target = folder / f"{name}{suffix}.star"
-        write_text_atomic(target, star_text({"": _coordinate_columns(group)}))
+        write_text_atomic(target, star_text({"": coordinate_columns(group)}))
         written.append(target)
     return written
 
@@ -155,7 +162,7 @@ def write_autopick_job(picks: pd.DataFrame, folder: Path, options: CoordOptions)
         mic = paths.get(name, f"{name}{options.micrograph_suffix}")
         target = folder / (Path(mic).parent.name or "Micrographs") / f"{name}{suffix}.star"
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(target, star_text({"": _coordinate_columns(group)}))
+        write_text_atomic(target, star_text({"": coordinate_columns(group)}))
         written.append(target)
         rows.append((mic, _relative(target)))
     listing = pd.DataFrame(rows, columns=["rlnMicrographName", "rlnMicrographCoordinates"])
@@ -173,7 +180,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _coordinate_columns(picks: pd.DataFrame) -> pd.DataFrame:
+def coordinate_columns(picks: pd.DataFrame) -> pd.DataFrame:
     """X, Y (first, so no data row can start with ``data_``) and the figure of merit, as text."""
     score = picks["score"].to_numpy(dtype=np.float64)
     return pd.DataFrame(
@@ -206,7 +213,7 @@ def _parse(path: Path) -> dict[str, object] | None:
     if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
         return None
     try:
-        blocks = starfile.read(
+        blocks = read_star(
             path, always_dict=True, parse_as_string=["rlnMicrographName", "rlnMicrographCoordinates"]
         )
     except Exception as exc:  # starfile raises pandas/ValueError/IndexError on malformed loops

@@ -1,0 +1,83 @@
+"""cryopick extract: cut picked particles into MRC stacks and a RELION 3.1 particles STAR file."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from cryopick.cli._common import check_format, check_positive, console
+from cryopick.extract import STACK_FOLDER, ExtractConfig, extract_particles
+from cryopick.io.coords import CoordOptions, read_coords
+from cryopick.io.listing import list_micrographs
+
+
+class Edge(str, Enum):
+    skip = "skip"
+    pad = "pad"
+
+
+def extract_command(
+    micrographs: list[str] = typer.Argument(
+        ..., help="The micrographs the picks are on: files, folders, globs, @list.txt or a STAR file."
+    ),
+    picks: Path = typer.Option(..., "--picks", help="Picks (any supported format, or a folder of BOX/CBOX)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help=f"Output folder: particles.star and {STACK_FOLDER}/<micrograph>.mrcs."
+    ),
+    box_size: int = typer.Option(..., "--box-size", help="Box side in pixels of the micrographs (even)."),
+    rescale: int | None = typer.Option(
+        None, "--rescale", help="Downsample each box to this side (even, at most --box-size) by Fourier cropping."
+    ),
+    invert: bool = typer.Option(
+        True, "--invert/--no-invert", help="Make dark particles white, as RELION expects (cryo-EM: keep it on)."
+    ),
+    normalise: bool = typer.Option(
+        True, "--normalise/--no-normalise", help="Background (outside the circle) to mean 0, std 1, as RELION does."
+    ),
+    background_radius: float | None = typer.Option(
+        None, "--background-radius", help="Particle circle radius in output pixels (default 75% of half the box)."
+    ),
+    edge: Edge = typer.Option(
+        Edge.skip, "--edge", help="Boxes crossing the micrograph edge: skip them, or pad by mirroring the micrograph."
+    ),
+    voltage: float = typer.Option(300.0, "--voltage", help="Acceleration voltage in kV (optics block)."),
+    cs: float = typer.Option(2.7, "--cs", help="Spherical aberration in mm (optics block)."),
+    amplitude_contrast: float = typer.Option(0.1, "--amplitude-contrast", help="Amplitude contrast (optics block)."),
+    apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
+    picks_format: str | None = typer.Option(None, "--picks-format", help="Format of --picks if not from the suffix."),
+) -> None:
+    """Extract particles for RELION: one .mrcs stack per micrograph and a particles STAR file.
+
+    Example:
+
+        cryopick extract mics/*.mrc --picks picks.star --box-size 256 --rescale 128 -o particles/
+
+    Each box is centred on its pick (rounded to the nearest pixel), optionally
+    downsampled by Fourier cropping (the pixel size grows by box/rescale), normalised
+    so the background outside the circle has mean 0 and std 1, and inverted so
+    particles are white. Paths in particles.star (images, and micrographs given by a
+    relative path) are relative to the output folder, and RELION reads them from the
+    folder it runs in, so write into the RELION
+    project folder (-o . from there) or run RELION in the output folder; then import
+    particles.star (Import, "Particles STAR file") or give it to 2D classification.
+    Voltage, Cs and amplitude contrast are not in micrographs: give them if they are
+    not 300 kV, 2.7 mm and 0.1.
+    """
+    check_positive(apix, "--apix")
+    config = ExtractConfig(
+        box_size_px=box_size, rescale_px=rescale, invert=invert, normalise=normalise,
+        background_radius_px=background_radius, edge=edge.value, voltage_kv=voltage, cs_mm=cs,
+        amplitude_contrast=amplitude_contrast,
+    )
+    paths = list_micrographs(micrographs)
+    table = read_coords(picks, check_format(picks_format), CoordOptions())
+    result = extract_particles(paths, table, output / "particles.star", config, apix=apix, picks_source=picks)
+    if result.n_micrographs_left_out:
+        console.print(f"note: {result.n_left_out} picks on {result.n_micrographs_left_out} micrograph(s) "
+                      "not given are left out", soft_wrap=True)
+    edge_note = (f"{result.n_skipped_edge} skipped at the edge" if edge is Edge.skip
+                 else f"{result.n_padded} padded at the edge")
+    console.print(f"{result.n_extracted} particles extracted ({edge_note}) from {len(result.stacks)} "
+                  f"micrograph(s) -> {result.star_path}", markup=False, soft_wrap=True)
