@@ -52,11 +52,11 @@ def _rss_mb(pid: int) -> float:
     return total / 1024.0
 
 
-def run_setup(name: str, mics: Path, out: Path, n: int, diameter_A: float) -> dict:
+def run_setup(name: str, mics: Path, out: Path, n: int, diameter_A: float, device: str = "auto") -> dict:
     output = out / f"{name}.star"
     parts = out / f"{name}.star.parts" / "parts"
     command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", str(mics), "--diameter",
-               str(diameter_A), "--threads", "1", "-o", str(output), *SETUPS[name]]
+               str(diameter_A), "--threads", "1", "--device", device, "-o", str(output), *SETUPS[name]]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples, marks, first, last = [], {}, None, None
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="40 micrographs of 512, single and dask2")
     parser.add_argument("--json", type=Path, default=RESULTS / "batch.json")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, auto (CUDA when present)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.distinct, args.size, args.setups = 40, 4, 512, ["single", "dask2"]
@@ -109,13 +110,14 @@ def main(argv: list[str] | None = None) -> dict:
         mics.mkdir()
         for i in range(args.n):
             os.link(sources[i % len(sources)], mics / f"mic_{i:05d}.mrc")
-        rows = [run_setup(name, mics, work, args.n, 120.0) for name in args.setups]
+        rows = [run_setup(name, mics, work, args.n, 120.0, args.device) for name in args.setups]
         reference = Path(rows[0]["output"]).read_bytes()
         for row in rows:
             row["identical_to_first"] = Path(row.pop("output")).read_bytes() == reference
             print(" | ".join(f"{k} {v}" for k, v in row.items()), flush=True)
     report = {"command": "python benchmarks/bench_batch.py" + (" --quick" if args.quick else ""),
-              "settings": {"n": args.n, "distinct": args.distinct, "size": args.size, "setups": args.setups},
+              "settings": {"n": args.n, "distinct": args.distinct, "size": args.size, "setups": args.setups,
+                           "device": args.device},
               "rows": rows}
     return write_report(args.json, report)
 

@@ -4,9 +4,9 @@ Every case runs the real command line in-process (``cryopick.cli.main``) and che
 standard error is exactly one line ``cryopick: error: <path>: <problem>; fix: <fix>``
 naming the offending file, that the exit status is 2, and that an output that existed
 before the failing run is byte for byte unchanged (no half-written file, no temporary
-left beside it). ``pick`` runs with ``--method log`` (no network needed). Two outputs are
-written after a command has printed its results (``pick --scores-json``, ``evaluate
---out``): there the error is the one error line, last after those results.
+left beside it). ``pick`` runs with ``--method log`` (no network needed). ``pick
+--scores-json`` is checked before picking; ``evaluate --out`` is written after the table
+is printed: there the error is the one error line, last after those results.
 
 ==========================================  =================================================
 item                                        where it is tested
@@ -38,6 +38,12 @@ unwritable output folder                    ``test_output_under_a_file`` (parent
                                             not stop writes) and
                                             ``test_output_folder_that_refuses_writes``
                                             (the same error injected, also for root)
+a second run writing to the same folder     ``test_batch.py``: while the first runs
+                                            (``..._refused_while_the_first_runs``: the
+                                            lock), over an unfinished run with other
+                                            settings (``test_unfinished_run_...``), after
+                                            a finished one (starts afresh, with a note)
+a run killed with SIGKILL                   ``test_batch.py::test_killed_run_resumes_...``
 ==========================================  =================================================
 """
 
@@ -391,13 +397,11 @@ def test_output_under_a_file(tmp_path: Path, mic_dir: Path, capsys: pytest.Captu
     code, _, err = run_cli(pick_args(mic, blocker / "sub" / "picks.star"), capsys)
     assert_one_line(code, err, blocker / "sub" / "picks.star")
 
-    # --scores-json is written after the picks (complete) and after the score summary is
-    # printed, so the error is the last line of several; it must still be one line, no traceback.
+    # --scores-json is checked before any picking: one line, and no work done for nothing
     picks = tmp_path / "picks.star"
     code, _, err = run_cli(pick_args(mic, picks, "--scores-json", blocker / "scores.json"), capsys)
-    assert "Traceback" not in err and err.count("cryopick: error: ") == 1
-    assert_one_line(code, err.splitlines()[-1], blocker / "scores.json", f"{blocker} is a file, not a folder")
-    assert "rlnCoordinateX" in picks.read_text()
+    assert_one_line(code, err, blocker / "scores.json", f"{blocker} is a file, not a folder")
+    assert not picks.exists()
 
     labels = labels_csv(tmp_path / "labels.csv", GOOD_LABELS)
     code, _, err = run_cli(["convert", labels, "-o", blocker / "converted.star"], capsys)

@@ -134,3 +134,18 @@ def test_deterministic_and_bad_arguments(model):
             predict_tiled(model, image, **kwargs)
     with pytest.raises(ValueError, match="2D"):
         predict_tiled(model, image[None])
+
+
+def test_gpu_tiles_fill_the_memory_cap(monkeypatch) -> None:
+    """On CUDA the default cap is half the free memory (at most 8 GiB) and no 256 px cut applies."""
+    import torch
+
+    from cryopick import tiling
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (6 * 2**30, 8 * 2**30))
+    assert tiling.default_memory_cap("cuda") == 3 * 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (100 * 2**30, 140 * 2**30))
+    assert tiling.default_memory_cap("cuda:0") == 8 * 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**20, 8 * 2**30))
+    assert tiling.default_memory_cap("cuda") == tiling.DEFAULT_MEMORY_CAP_BYTES
+    assert tiling.default_memory_cap("cpu") == tiling.DEFAULT_MEMORY_CAP_BYTES

@@ -31,6 +31,24 @@ tile's activations stay in cache: a 1024x1024 image with :class:`ParticleFCN` on
 takes ~0.25 s in 256 px tiles against ~0.85 s in one pass (192 px: 0.29 s, 512 px: 1.4 s)."""
 
 
+GPU_MEMORY_FRACTION = 0.5
+"""Share of the GPU's free memory one tile may use when no cap is given (at most 8 GiB)."""
+
+
+def default_memory_cap(device: str | torch.device = "cpu") -> int:
+    """Memory one tile may use: :data:`DEFAULT_MEMORY_CAP_BYTES` on the CPU; on a GPU half its free memory.
+
+    On a GPU the tiles are as large as that allows (no :data:`DEFAULT_TILE_PX` cut), so a
+    working-scale micrograph usually runs in one pass that fills the device, instead of
+    many small tiles that leave it idle between kernel launches.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return DEFAULT_MEMORY_CAP_BYTES
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(min(8 * 2**30, max(DEFAULT_MEMORY_CAP_BYTES, GPU_MEMORY_FRACTION * free)))
+
+
 def bytes_per_px(model: nn.Module) -> int:
     """Estimated inference memory per input pixel of ``model``, in bytes.
 
@@ -85,12 +103,14 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
         radius ``(receptive_field_px - 1) // 2`` for an exact result. ``None``: the model's
         ``margin_px`` attribute.
     tile_px
-        Side of the square tile core (output pixels kept per tile); default
-        :data:`DEFAULT_TILE_PX`. An image no larger than one core runs in one pass.
+        Side of the square tile core (output pixels kept per tile); default on the CPU
+        :data:`DEFAULT_TILE_PX` (cache-friendly), on a GPU whatever the memory cap allows.
+        An image no larger than one core runs in one pass.
     memory_cap_bytes
         Memory allowed for one tile: (core + 2 * margin)^2 times :func:`bytes_per_px`; the
-        core is cut to the largest side that fits (default :data:`DEFAULT_MEMORY_CAP_BYTES`).
-        The smaller of this and ``tile_px`` wins.
+        core is cut to the largest side that fits (default :func:`default_memory_cap`:
+        512 MiB on the CPU, half the free memory on a GPU). The smaller of this and
+        ``tile_px`` wins.
     device
         Where the tiles are computed.
 
@@ -114,8 +134,11 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     if tile_px is not None and tile_px < 1:
         raise ValueError(f"tile_px must be >= 1, got {tile_px}")
     height, width = image.shape
-    cap = DEFAULT_MEMORY_CAP_BYTES if memory_cap_bytes is None else memory_cap_bytes
-    core = min(tile_size(model, margin_px, cap), DEFAULT_TILE_PX if tile_px is None else int(tile_px))
+    on_gpu = torch.device(device).type == "cuda"
+    cap = default_memory_cap(device) if memory_cap_bytes is None else memory_cap_bytes
+    if tile_px is None and not on_gpu:
+        tile_px = DEFAULT_TILE_PX
+    core = tile_size(model, margin_px, cap) if tile_px is None else min(tile_size(model, margin_px, cap), int(tile_px))
     source = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
     out = np.empty((height, width), dtype=np.float32)
     was_training = model.training

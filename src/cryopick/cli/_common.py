@@ -124,6 +124,18 @@ def check_format(fmt: str | None) -> str | None:
     return fmt
 
 
+def check_output_target(path: Path | None, flag: str) -> None:
+    """Fail before the work, not after it, when an output cannot be written where asked."""
+    if path is None:
+        return
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CryopickError(f"{parent} is a file, not a folder", path=path,
+                                    fix=f"give {flag} a path in a folder")
+            return
+
+
 def check_positive(value: float | None, flag: str) -> None:
     """Reject a zero or negative value of a numeric flag."""
     if value is not None and not value > 0:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console, micrograph_infos
-from cryopick.io.coords import CoordOptions, read_coords, write_coords
+from cryopick.cli._common import check_format, check_positive, console, micrograph_infos, write_picks
+from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.picks import check_inside, check_names_match
 
 
@@ -34,6 +34,8 @@ def convert_command(
 
         cryopick convert particles.cs -o particles.star -m mics/
 
+        cryopick convert picks.star --to star -o AutoPick/job001   # RELION's AutoPick layout
+
     Names match micrographs by file stem. y is flipped only when --flip-y is given.
     """
     check_positive(apix, "--apix")
@@ -49,5 +51,5 @@ def convert_command(
         check_names_match(picks, shapes, source)
         check_inside(picks, shapes, source)
     options = CoordOptions(box_size_px=box_size_px, flip_y=flip_y, shapes=shapes, apix=apix_known)
-    written = write_coords(picks, output, check_format(to), options)
+    written = write_picks(picks, output, check_format(to), options)
     console.print(f"{len(picks)} coordinates -> {len(written)} file(s) in {output}")

@@ -14,7 +14,8 @@ import typer
 
 from cryopick import __version__
 from cryopick.batch import BatchConfig, PickSpec, default_threads, pick_many
-from cryopick.cli._common import device_line, check_format, check_positive, console, progress_bar, write_picks
+from cryopick.cli._common import (check_format, check_output_target, check_positive, console, device_line,
+                                  progress_bar, write_picks)
 from cryopick.cli.evaluate import _radius_px
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
@@ -139,6 +140,7 @@ def pick_command(
     check_positive(diameter, "--diameter")
     check_positive(apix, "--apix")
     fmt = check_format(fmt)
+    check_output_target(scores_json, "--scores-json")
     if all_peaks and threshold is not None:
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
     batch = BatchConfig(workers=workers, dask=dask)
