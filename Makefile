@@ -25,7 +25,9 @@ demo: install
 	$(BIN)/cryopick pick $(DEMO)/data/micrographs --diameter 120 -o $(DEMO)/picks.star
 	$(BIN)/cryopick evaluate --picks $(DEMO)/picks.star --truth $(DEMO)/data/truth.star \
 		--micrographs $(DEMO)/data/micrographs --out $(DEMO)/report
-	@echo "Demo report: $(DEMO)/report (metrics.json, pr_curve.png, overlay_*.png)"
+	$(BIN)/cryopick report --picks $(DEMO)/picks.star $(DEMO)/data/micrographs --truth $(DEMO)/data/truth.star \
+		-o $(DEMO)/report.html
+	@echo "Demo report: $(DEMO)/report.html (one page; metrics.json, pr_curve.png, overlay_*.png in $(DEMO)/report)"
 
 test: install
 	$(BIN)/python -m pytest

@@ -194,3 +194,13 @@ def test_relion_autopick_layout_reads_back(mics: Path, tmp_path: Path, capsys, m
     key = ["micrograph", "x", "y"]
     np.testing.assert_allclose(back.sort_values(key)[cols].to_numpy(), expected.sort_values(key)[cols].to_numpy(),
                                atol=1e-5)
+
+
+def test_auto_workers() -> None:
+    from cryopick.batch import AUTO_WORKERS_FROM, auto_workers
+
+    assert auto_workers(10, "cpu", cores=8) == 1  # start-up would cost more than it saves
+    assert auto_workers(AUTO_WORKERS_FROM, "cpu", cores=8) == 8
+    assert auto_workers(5000, "cuda", cores=8) == 1  # one process feeds the GPU
+    assert auto_workers(5000, "cpu", dask="tcp://host:8786", cores=8) == 1
+    assert auto_workers(3, "cpu", dask="local", cores=8) == 8

@@ -192,6 +192,27 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(max(1, threads))
 
 
+AUTO_WORKERS_FROM = 64
+"""From this many micrographs on, a CPU run uses one process per core by default: each
+process runs the network on one thread, which beats one process with a reading thread
+(measured 43 against 14-22 micrographs/s on 2 cores, docs/benchmarks.md); below it the
+processes' start-up (about 3 s) costs more than they save."""
+
+
+def auto_workers(n_micrographs: int, device: str = "cpu", dask: str | None = None, cores: int | None = None) -> int:
+    """Processes for a run when the user gave none: one per core on the CPU for a long run, else 1.
+
+    A GPU is fed by one process; a Dask LocalCluster gets one worker per core.
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if dask == "local":
+        return max(1, cores)
+    if dask or not str(device).startswith("cpu") or n_micrographs < AUTO_WORKERS_FROM:
+        return 1
+    return max(1, cores)
+
+
 def default_threads(config: BatchConfig, cores: int | None = None) -> int:
     """PyTorch threads per picker: the cores left by the prefetch thread, shared by the workers; 1 on Dask."""
     if config.dask:

@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 
 from cryopick import __version__
-from cryopick.batch import BatchConfig, PickSpec, default_threads, pick_many
+from cryopick.batch import AUTO_WORKERS_FROM, BatchConfig, PickSpec, auto_workers, default_threads, pick_many
 from cryopick.cli._common import (check_format, check_output_target, check_positive, console, device_line,
                                   progress_bar, write_picks)
 from cryopick.cli.evaluate import _radius_px
@@ -93,7 +93,10 @@ def pick_command(
         False, "--aggregate-guard", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
         "overlapping particles); removes part of them at ~1% of the particles."
     ),
-    workers: int = typer.Option(1, "--workers", help="Local processes picking in parallel (with --dask: its workers)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local processes picking in parallel (with --dask local: its workers); default: one "
+        f"per core from {AUTO_WORKERS_FROM} micrographs on (CPU), else 1."
+    ),
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch threads per picker; default: the cores left by the reading thread, "
         "shared by --workers (1 on Dask). Results are identical for the same --threads."
@@ -143,17 +146,17 @@ def pick_command(
     check_output_target(scores_json, "--scores-json")
     if all_peaks and threshold is not None:
         raise CryopickError("--all-peaks and --threshold contradict each other", fix="give one of them")
-    batch = BatchConfig(workers=workers, dask=dask)
     method = method or Method.model
     picker = _log_picker(diameter, threshold, all_peaks) if method is Method.log else _model_picker(
         model, diameter, threshold, all_peaks, device, tta, junk_regions=not no_junk_regions,
         aggregates=aggregate_guard,
     )
+    paths = list_micrographs(micrographs)
+    batch = BatchConfig(workers=workers or auto_workers(len(paths), picker.spec.device, dask), dask=dask)
     if threads is not None and threads < 1:
         raise CryopickError(f"--threads must be at least 1, got {threads}", fix="give --threads 1 or more")
     picker = replace(picker, spec=replace(picker.spec, apix=apix, allow_nonfinite=fill_nonfinite,
                                           threads=threads or default_threads(batch)))
-    paths = list_micrographs(micrographs)
     names = [micrograph_name(path) for path in paths]
     truth_table = _read_truth(truth, names) if truth is not None else None
     kept: list[pd.DataFrame] = []  # what is written: the picks (every candidate with --all-peaks)
