@@ -59,7 +59,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from cryopick.cli import main
+from tests.test_cli import run_cli
 
 SHAPE = (60, 80)  # (ny, nx): non-square
 APIX = 2.0
@@ -68,17 +68,6 @@ SENTINEL = b"complete output of an earlier run\n"
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def run_cli(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run ``cryopick ARGS`` in-process; return (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_line(code: int, err: str, offending: Path | str, *needles: str) -> str:
