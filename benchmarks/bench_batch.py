@@ -63,7 +63,7 @@ def run_setup(name: str, mics: Path, out: Path, n: int, diameter_A: float, devic
     tenth = max(1, n // 10)
     while process.poll() is None:
         rss = _rss_mb(process.pid)
-        done = len(os.listdir(parts)) if parts.exists() else 0
+        done = sum(not f.startswith(".") for f in os.listdir(parts)) if parts.exists() else 0
         now = time.perf_counter() - start
         samples.append(rss)
         if done and first is None:

@@ -46,7 +46,7 @@ def test_resumed_run_gives_the_same_file(mics: Path, tmp_path: Path, capsys) -> 
     log = ["--method", "log", "--diameter", DIAMETER_A]
     assert _pick([mics, *log, "-o", clean], capsys)[0] == 0
     assert _pick([mics, *log, "-o", resumed], capsys)[0] == 0
-    parts = sorted((tmp_path / "resumed.star.parts" / "parts").glob("*.json"))
+    parts = sorted((tmp_path / "resumed.star.parts" / "parts").glob("*.npz"))
     assert len(parts) == 8
     for part in parts[::2]:
         part.unlink()
@@ -164,11 +164,11 @@ def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys)
     command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(killed)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.json"))) < 3:
+    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.npz"))) < 3:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done = len(list(parts.glob("*.json")))
+    done = len(list(parts.glob("*.npz")))
     assert 0 < done < 8, f"the run was not killed mid-way ({done} of 8 done)"
     assert not killed.exists()
     code, err = _pick([*args[:1], *args[1:], "-o", killed], capsys)
@@ -204,3 +204,18 @@ def test_auto_workers() -> None:
     assert auto_workers(5000, "cuda", cores=8) == 1  # one process feeds the GPU
     assert auto_workers(5000, "cpu", dask="tcp://host:8786", cores=8) == 1
     assert auto_workers(3, "cpu", dask="local", cores=8) == 8
+
+
+def test_a_damaged_part_is_picked_again(mics: Path, tmp_path: Path) -> None:
+    """A part that is not a readable archive (a disk error, a hand edit) is redone, not trusted."""
+    spec = PickSpec("log", diameter_A=DIAMETER_A)
+    paths = sorted(str(p) for p in mics.glob("*.mrc"))[:2]
+    with RunFolder(tmp_path / "run", {}) as state:
+        first = list(pick_many(spec, paths, state))
+    part = tmp_path / "run" / "parts" / f"{Path(paths[0]).stem}.npz"
+    part.write_bytes(part.read_bytes()[:50])
+    with RunFolder(tmp_path / "run", {}) as state:
+        assert not state.is_done(Path(paths[0]).stem, paths[0])
+        again = list(pick_many(spec, paths, state))
+        assert state.is_done(Path(paths[0]).stem, paths[0])
+    np.testing.assert_array_equal(again[0].picks["score"].to_numpy(), first[0].picks["score"].to_numpy())
