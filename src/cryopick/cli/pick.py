@@ -126,6 +126,12 @@ def pick_command(
 
         cryopick pick mics/*.mrc --method log --diameter 150 -o picks_log.star
 
+        cryopick pick mics/ --diameter 150 -o picks.star --dask tcp://scheduler:8786
+
+    Each finished micrograph is kept in OUTPUT.parts/ at once: after an
+    interruption the same command resumes where it stopped and writes the same
+    picks. Long CPU runs use one process per core (--workers); see docs/scale.md.
+
     With no --model, the bundled general model picks (trained on simulated data of
     other structures, no labels needed; docs/general_model.md). `cryopick train
     --init general` adapts it to your protein from a few labelled micrographs.
