@@ -219,3 +219,17 @@ def test_a_damaged_part_is_picked_again(mics: Path, tmp_path: Path) -> None:
         again = list(pick_many(spec, paths, state))
         assert state.is_done(Path(paths[0]).stem, paths[0])
     np.testing.assert_array_equal(again[0].picks["score"].to_numpy(), first[0].picks["score"].to_numpy())
+
+
+def test_report_shows_every_candidate_of_a_pick_run(mics: Path, tmp_path: Path, capsys) -> None:
+    """`cryopick report` on a pick run's output histograms all its candidates at its threshold."""
+    out = tmp_path / "picks.star"
+    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "--threshold", 3.5, "-o", out], capsys)[0] == 0
+    n_picks = len(read_coords(out))
+    page = tmp_path / "report.html"
+    code, _, err = run_cli(["report", "--picks", out, mics, "-o", page], capsys)
+    assert code == 0, err
+    assert "every candidate from" in err and "threshold 3.5" in err
+    text = page.read_text()
+    assert f"{n_picks} at threshold 3.5" in text
+    assert "candidates on" in " ".join(err.split())

@@ -50,6 +50,12 @@ class MicrographResult:
     picks: pd.DataFrame
 
 
+def run_folder_for(output: str | Path) -> Path:
+    """Where a pick run writing ``output`` keeps its state: beside it, ``<output>.parts``."""
+    output = Path(output)
+    return output.parent / f"{output.name}.parts"
+
+
 def source_stamp(path: str | Path) -> dict:
     """What identifies a micrograph file's version: size and modification time."""
     stat = Path(path).stat()
@@ -140,13 +146,14 @@ class RunFolder:
         self.parts.mkdir(exist_ok=True)
         write_text_atomic(settings, json.dumps(self.fingerprint, indent=1, sort_keys=True))
 
-    def mark_complete(self) -> None:
-        """Record that every micrograph is done and the outputs are written.
+    def mark_complete(self, **facts: object) -> None:
+        """Record that every micrograph is done and the outputs are written (with ``facts``, e.g. the threshold).
 
         A later run with other settings then starts afresh instead of stopping; an
         unfinished run is only given up with ``overwrite``.
         """
-        write_text_atomic(self.folder / "complete", "")
+        write_text_atomic(self.folder / "complete", json.dumps(facts))
+
 
     # ------------------------------------------------------------------ parts
 
@@ -220,3 +227,23 @@ def _alive(pid: object) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def finished_run(folder: str | Path) -> tuple[pd.DataFrame, dict] | None:
+    """Every candidate of a finished run (a Picks table, by micrograph name) and what it recorded.
+
+    None when ``folder`` holds no finished run. For reports: the scores of every
+    candidate, where the picks file holds only those above the threshold.
+    """
+    folder = Path(folder)
+    facts = _read_json(folder / "complete")
+    if facts is None:
+        return None
+    tables = []
+    for part in sorted((folder / "parts").glob(f"*{PART_SUFFIX}")):
+        data = _read_part(part)
+        if data is None:
+            return None
+        if data["x"].size:
+            tables.append(make_picks(part.name[: -len(PART_SUFFIX)], *(data[c] for c in PART_COLUMNS)))
+    return (pd.concat(tables, ignore_index=True) if tables else empty_picks()), facts

@@ -24,7 +24,7 @@ from cryopick.io.listing import list_micrographs
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
 from cryopick.log_picker import KEEP_ALL, LoGConfig
-from cryopick.run_state import RunFolder
+from cryopick.run_state import RunFolder, run_folder_for
 from cryopick.score_summary import ScoreSummary, format_summary, summarise_score_arrays, with_truth
 
 
@@ -195,7 +195,7 @@ def pick_command(
         options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
                                micrograph_paths={n: str(p) for n, p in zip(names, paths)})
         written = write_picks(picks, output, fmt, options)
-        state.mark_complete()
+        state.mark_complete(threshold=None if all_peaks else picker.threshold, output=str(output))
     if picker.model_line is not None:
         console.print(picker.model_line, markup=False)
     _print_summary(summary, picker.note, all_peaks)
@@ -204,11 +204,6 @@ def pick_command(
         console.print(f"score summary -> {scores_json}", markup=False)
     where = output if len(written) != 1 else written[0]
     console.print(f"{len(picks)} picks in {len(paths)} micrograph(s) -> {where}")
-
-
-def run_folder_for(output: Path) -> Path:
-    """Where a pick run keeps its per-micrograph results: beside the output, ``<output>.parts``."""
-    return output.parent / f"{output.name}.parts"
 
 
 def _fingerprint(picker: _Picker) -> dict:

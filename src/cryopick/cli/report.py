@@ -13,6 +13,7 @@ from cryopick.html_report import ReportConfig, write_report
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import read_micrograph_info
+from cryopick.run_state import finished_run, run_folder_for
 
 
 def report_command(
@@ -42,7 +43,9 @@ def report_command(
         cryopick report --picks picks.star mics/ --truth truth.star --model model.cryopick -o report.html
 
     The page is self-contained (pictures embedded, no links, no scripts): open it in any
-    browser or mail it. Sections without their input (no micrographs, no --truth, no
+    browser or mail it. For picks written by `cryopick pick`, every candidate it kept
+    (in PICKS.parts) is shown with the run's threshold, unless --threshold or --model
+    is given. Sections without their input (no micrographs, no --truth, no
     --model) are left out, with a line saying so.
     """
     for value, flag in ((diameter, "--diameter"), (apix, "--apix")):
@@ -51,6 +54,14 @@ def report_command(
         raise CryopickError(f"--thumbnails must be 0 or more, got {thumbnails}", fix="give e.g. 6")
     paths = list_micrographs(micrographs) if micrographs else []
     picks_table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
+    run = finished_run(run_folder_for(picks)) if threshold is None and model is None else None
+    if run is not None and run[1].get("threshold") is None:  # an --all-peaks run: the file has them all
+        run = None
+    if run is not None:
+        # the pick run kept every candidate: show all their scores, and its threshold
+        picks_table, threshold = run[0], float(run[1]["threshold"])
+        console.print(f"note: every candidate from {run_folder_for(picks)} is shown, with the pick run's "
+                      f"threshold {threshold:g}", markup=False)
     truth_table = None if truth is None else read_coords(truth, check_format(truth_format))
     training = None
     sources: dict[str, str] = {"picks": str(picks)}
@@ -74,4 +85,5 @@ def report_command(
         diameter_px = diameter / pixel
     config = ReportConfig(max_thumbnails=thumbnails, threshold=threshold, diameter_px=diameter_px, apix=apix)
     write_report(output, picks_table, paths, truth=truth_table, training=training, config=config, sources=sources)
-    console.print(f"report of {len(picks_table)} picks on {len(paths)} micrograph(s) written to {output}")
+    what = f"{len(picks_table)} picks" if run is None else f"{len(picks_table)} candidates"
+    console.print(f"report of {what} on {len(paths)} micrograph(s) written to {output}")
