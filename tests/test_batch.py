@@ -176,6 +176,30 @@ def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys)
     assert killed.read_bytes() == clean.read_bytes()
 
 
+@pytest.mark.slow
+def test_ctrl_c_says_what_is_kept_and_resumes(mics: Path, tmp_path: Path, capsys) -> None:
+    """SIGINT mid-way: exit 130, one line saying what is kept; the same command then finishes it."""
+    args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]
+    clean = tmp_path / "clean.star"
+    assert _pick([*args, "-o", clean], capsys)[0] == 0
+    out = tmp_path / "picks.star"
+    parts = tmp_path / "picks.star.parts" / "parts"
+    command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.npz"))) < 2:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ") and "run the same command to resume" in err
+    assert "Traceback" not in err
+    assert _pick([*args, "-o", out], capsys)[0] == 0
+    assert out.read_bytes() == clean.read_bytes()
+
+
 def test_relion_autopick_layout_reads_back(mics: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """--format star into a folder: autopick.star listing <folder>/<mic folder>/<name>_autopick.star."""
     monkeypatch.chdir(tmp_path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -174,8 +176,14 @@ def pick_command(
         if state.replaced:
             console.print(f"note: starting afresh in {state.folder} (the previous run there had other "
                           f"{', '.join(state.replaced)})", markup=False)
-        with progress_bar("picking", len(paths)) as advance:
-            for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=advance):
+        done = [0]
+
+        def counted(n_done: int, n_total: int) -> None:
+            done[0] = n_done
+            advance(n_done, n_total)
+
+        with progress_bar("picking", len(paths)) as advance, _said_when_interrupted(state.folder, done, len(paths)):
+            for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=counted):
                 shapes[result.name] = result.shape
                 apix_seen = result.apix
                 scores[result.name] = result.picks["score"].to_numpy(dtype=np.float64)
@@ -204,6 +212,17 @@ def pick_command(
         console.print(f"score summary -> {scores_json}", markup=False)
     where = output if len(written) != 1 else written[0]
     console.print(f"{len(picks)} picks in {len(paths)} micrograph(s) -> {where}")
+
+
+@contextlib.contextmanager
+def _said_when_interrupted(folder: Path, done: list[int], total: int) -> Iterator[None]:
+    """On Ctrl-C, say what is kept and how to go on (the exit stays 130, an interrupt's)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(f"interrupted: {done[0]} of {total} micrograph(s) are kept in {folder}; run the same command "
+                      "to resume", markup=False, soft_wrap=True)
+        raise
 
 
 def _fingerprint(picker: _Picker) -> dict:
