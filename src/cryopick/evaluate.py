@@ -53,27 +53,27 @@ class Evaluation:
         """A JSON-serialisable summary (NaN becomes None; the curve is subsampled)."""
         curve = _subsample_curve(self.curve, max_curve_points)
         return {
-            "radius_px": _num(self.radius_px),
-            "threshold": _num(self.threshold),
+            "radius_px": json_number(self.radius_px),
+            "threshold": json_number(self.threshold),
             "n_picks": int(self.n_picks),
             "n_truth": int(self.n_truth),
             "n_matched": int(self.n_matched),
-            "precision": _num(self.precision),
-            "recall": _num(self.recall),
-            "f1": _num(self.f1),
-            "mean_distance_px": _num(self.mean_distance_px),
-            "average_precision": _num(self.average_precision),
-            "best_f1": _num(self.best_f1),
-            "best_threshold": _num(self.best_threshold),
-            "curve": {col: [_num(v) for v in curve[col].tolist()] for col in curve.columns},
+            "precision": json_number(self.precision),
+            "recall": json_number(self.recall),
+            "f1": json_number(self.f1),
+            "mean_distance_px": json_number(self.mean_distance_px),
+            "average_precision": json_number(self.average_precision),
+            "best_f1": json_number(self.best_f1),
+            "best_threshold": json_number(self.best_threshold),
+            "curve": {col: [json_number(v) for v in curve[col].tolist()] for col in curve.columns},
             "per_micrograph": [
-                {k: (v if isinstance(v, str) else _num(v)) for k, v in row.items()}
+                {k: (v if isinstance(v, str) else json_number(v)) for k, v in row.items()}
                 for row in self.per_micrograph.to_dict(orient="records")
             ],
         }
 
 
-def _num(value: object) -> float | int | None:
+def json_number(value: object) -> float | int | None:
     """A plain Python number for JSON; None for None/NaN/inf."""
     if value is None:
         return None

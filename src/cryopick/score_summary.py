@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from cryopick.evaluate import _num, evaluate
+from cryopick.evaluate import json_number, evaluate
 from cryopick.io.picks import validate_picks
 
 HISTOGRAM_BINS = 20
@@ -65,10 +65,10 @@ class ScoreSummary:
     def to_dict(self) -> dict:
         """A JSON-serialisable form (NaN becomes None)."""
         plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_PLAIN}
-        plain = {key: value if isinstance(value, bool) else _num(value) for key, value in plain.items()}
+        plain = {key: value if isinstance(value, bool) else json_number(value) for key, value in plain.items()}
         plain["histogram"] = {"bin_edges": [float(e) for e in self.bin_edges], "counts": [int(c) for c in self.counts]}
         plain["per_micrograph"] = [
-            {k: (v if isinstance(v, str) else _num(v)) for k, v in row.items()}
+            {k: (v if isinstance(v, str) else json_number(v)) for k, v in row.items()}
             for row in self.per_micrograph.to_dict(orient="records")
         ]
         return plain

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
@@ -140,3 +141,33 @@ def check_positive(value: float | None, flag: str) -> None:
     """Reject a zero or negative value of a numeric flag."""
     if value is not None and not value > 0:
         raise CryopickError(f"{flag} must be positive, got {value}", fix=f"give {flag} a value above 0")
+
+
+def match_radius_px(
+    radius_px: float | None,
+    diameter_A: float | None,
+    apix: float | None,
+    infos: list[MicrographInfo],
+    truth: pd.DataFrame,
+    picks: pd.DataFrame,
+) -> float:
+    """The match radius: --radius-px, else half of --diameter in pixels, else half the tables' diameter."""
+    if radius_px is not None:
+        return radius_px
+    if diameter_A is not None:
+        pixel = apix if apix is not None else (infos[0].apix if infos else None)
+        if pixel is None or not np.isfinite(pixel):
+            raise CryopickError(
+                "--diameter is in Å but the pixel size is unknown",
+                fix="pass --apix, or --micrographs so it is read from the headers, or --radius-px",
+            )
+        return diameter_A / pixel / 2.0
+    for table in (truth, picks):
+        known = table["diameter_px"].to_numpy(dtype=np.float64)
+        known = known[np.isfinite(known)]
+        if known.size:
+            return float(np.median(known)) / 2.0
+    raise CryopickError(
+        "cannot tell the particle size to set the match radius",
+        fix="pass --diameter (Å) with --apix or --micrographs, or --radius-px",
+    )

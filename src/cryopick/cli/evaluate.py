@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
 
-from cryopick.cli._common import check_format, check_positive, console, micrograph_infos
+from cryopick.cli._common import check_format, check_positive, console, match_radius_px, micrograph_infos
 from cryopick.errors import CryopickError
 from cryopick.evaluate import Evaluation, evaluate
 from cryopick.io.atomic import write_text_atomic
@@ -75,7 +74,7 @@ def evaluate_command(
             path=picks,
             fix="names match by file stem: make the stems agree",
         )
-    radius = _radius_px(radius_px, diameter, apix, infos, truth_table, picks_table)
+    radius = match_radius_px(radius_px, diameter, apix, infos, truth_table, picks_table)
     result = evaluate(picks_table, truth_table, radius, threshold)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
@@ -84,36 +83,6 @@ def evaluate_command(
     if out is not None:
         _write_report(out, result, infos, picks_table, truth_table, threshold, n_overlays)
         console.print(f"report written to {out}/")
-
-
-def _radius_px(
-    radius_px: float | None,
-    diameter_A: float | None,
-    apix: float | None,
-    infos: list[MicrographInfo],
-    truth: pd.DataFrame,
-    picks: pd.DataFrame,
-) -> float:
-    """The match radius: --radius-px, else half of --diameter in pixels, else half the tables' diameter."""
-    if radius_px is not None:
-        return radius_px
-    if diameter_A is not None:
-        pixel = apix if apix is not None else (infos[0].apix if infos else None)
-        if pixel is None or not np.isfinite(pixel):
-            raise CryopickError(
-                "--diameter is in Å but the pixel size is unknown",
-                fix="pass --apix, or --micrographs so it is read from the headers, or --radius-px",
-            )
-        return diameter_A / pixel / 2.0
-    for table in (truth, picks):
-        known = table["diameter_px"].to_numpy(dtype=np.float64)
-        known = known[np.isfinite(known)]
-        if known.size:
-            return float(np.median(known)) / 2.0
-    raise CryopickError(
-        "cannot tell the particle size to set the match radius",
-        fix="pass --diameter (Å) with --apix or --micrographs, or --radius-px",
-    )
 
 
 def _print_summary(result: Evaluation) -> None:

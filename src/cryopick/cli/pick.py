@@ -17,8 +17,7 @@ import typer
 from cryopick import __version__
 from cryopick.batch import AUTO_WORKERS_FROM, BatchConfig, PickSpec, auto_workers, default_threads, pick_many
 from cryopick.cli._common import (check_format, check_output_target, check_positive, console, device_line,
-                                  progress_bar, write_picks)
-from cryopick.cli.evaluate import _radius_px
+                                  match_radius_px, progress_bar, write_picks)
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, read_coords
@@ -197,7 +196,7 @@ def pick_command(
         if truth_table is not None:
             candidates = pd.concat(every, ignore_index=True) if every else empty_picks()
             check_inside(truth_table, shapes, truth)
-            radius = _radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
+            radius = match_radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
             summary = with_truth(summary, candidates, truth_table, radius)
         picks = pd.concat(kept, ignore_index=True) if kept else empty_picks()
         options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
