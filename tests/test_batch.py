@@ -154,6 +154,27 @@ def test_processes_and_dask_give_the_single_process_file(mics: Path, tmp_path: P
 
 
 @pytest.mark.slow
+def test_a_running_dask_scheduler_by_address(mics: Path, tmp_path: Path, capsys) -> None:
+    """--dask tcp://host:port: a cluster started apart (as on SLURM), each worker resolving --device auto."""
+    from distributed import LocalCluster
+
+    common = [mics, "--diameter", DIAMETER_A, "--threads", 1]
+    single, remote = tmp_path / "single.star", tmp_path / "remote.star"
+    assert _pick([*common, "-o", single], capsys)[0] == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code, err = _pick([*common, "--dask", cluster.scheduler_address, "-o", remote], capsys)
+    assert code == 0, err
+    assert remote.read_bytes() == single.read_bytes()
+
+
+def test_an_unreachable_dask_scheduler_is_an_input_error(mics: Path, tmp_path: Path) -> None:
+    spec = PickSpec("log", diameter_A=DIAMETER_A)
+    config = BatchConfig(dask="tcp://127.0.0.1:1", dask_timeout_s=1.0)
+    with RunFolder(tmp_path / "run", {}) as state, pytest.raises(CryopickError, match="cannot reach the Dask"):
+        list(pick_many(spec, [str(p) for p in sorted(mics.glob("*.mrc"))], state, config))
+
+
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
     """SIGKILL in the middle of a run (a subprocess), then the same command again."""
     args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]

@@ -63,7 +63,9 @@ class PickSpec:
     fcn, log, window
         The method's configuration.
     device
-        Where the network runs (``cpu``, ``cuda``, ``cuda:N``).
+        Where the network runs (``auto``, ``cpu``, ``cuda``, ``cuda:N``), resolved where
+        the picking runs: on a remote Dask cluster, ``auto`` means each worker's GPU if
+        it has one.
     threads
         PyTorch CPU threads per picker; None: PyTorch's default. Results are identical
         for the same number of threads; another number changes coordinates and scores
@@ -103,11 +105,14 @@ class BatchConfig:
     dask
         ``"local"`` (a LocalCluster of ``workers`` processes) or a scheduler address;
         None: no Dask.
+    dask_timeout_s
+        How long to try to reach a scheduler.
     """
 
     workers: int = 1
     prefetch: int = 2
     dask: str | None = None
+    dask_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -124,16 +129,22 @@ _MODELS_LOCK = threading.Lock()
 
 def _model(spec: PickSpec):
     """The spec's model on its device, loaded once per process."""
-    from cryopick.device import resolve_device
     from cryopick.models.checkpoint import load_model
 
     key = (str(spec.model_path), spec.device)
     with _MODELS_LOCK:
         if key not in _MODELS:
             loaded = load_model(spec.model_path)
-            loaded.model.to(resolve_device(spec.device))
+            loaded.model.to(_device(spec))
             _MODELS[key] = loaded
         return _MODELS[key]
+
+
+def _device(spec: PickSpec):
+    """The spec's device as it exists where this runs (``auto`` resolved on each Dask worker)."""
+    from cryopick.device import resolve_device
+
+    return resolve_device(spec.device)
 
 
 @dataclass
@@ -171,11 +182,11 @@ def finish(spec: PickSpec, item: _Prepared) -> MicrographResult:
 
         loaded = _model(spec)
         diameter_A = loaded.diameter_A if spec.diameter_A is None else spec.diameter_A
-        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, spec.device)
+        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, _device(spec))
     else:
         from cryopick.sliding_window import pick_sliding_window
 
-        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, spec.device)
+        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, _device(spec))
     picks = picks.loc[:, list(PICK_COLUMNS)].reset_index(drop=True) if len(picks) else empty_picks()
     return MicrographResult(item.path, item.name, item.shape, item.apix, picks)
 
@@ -373,7 +384,7 @@ def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[
                                    dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(config.dask, timeout="30s")
+            client = Client(config.dask, timeout=f"{config.dask_timeout_s}s")
     except OSError as exc:
         raise CryopickError(f"cannot reach the Dask scheduler {config.dask!r} ({exc})",
                             fix="check the address (tcp://host:8786) and that the scheduler runs") from exc

@@ -160,6 +160,8 @@ def pick_command(
     )
     paths = list_micrographs(micrographs)
     batch = BatchConfig(workers=workers or auto_workers(len(paths), picker.spec.device, dask), dask=dask)
+    if dask and dask != "local":  # the workers have their own devices: let each resolve --device there
+        picker = replace(picker, spec=replace(picker.spec, device=device))
     if threads is not None and threads < 1:
         raise CryopickError(f"--threads must be at least 1, got {threads}", fix="give --threads 1 or more")
     picker = replace(picker, spec=replace(picker.spec, apix=apix, allow_nonfinite=fill_nonfinite,
