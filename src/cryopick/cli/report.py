@@ -61,7 +61,7 @@ def report_command(
         # the pick run kept every candidate: show all their scores, and its threshold
         picks_table, threshold = run[0], float(run[1]["threshold"])
         console.print(f"note: every candidate from {run_folder_for(picks)} is shown, with the pick run's "
-                      f"threshold {threshold:g}", markup=False)
+                      f"threshold {threshold:.3g}", markup=False, soft_wrap=True)
     truth_table = None if truth is None else read_coords(truth, check_format(truth_format))
     training = None
     sources: dict[str, str] = {"picks": str(picks)}
