@@ -21,76 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import itertools
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryopick.errors import CryopickError
-from cryopick.fcn_picker import FCNPickConfig
-from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import micrograph_name
-from cryopick.io.picks import PICK_COLUMNS, empty_picks
-from cryopick.log_picker import LoGConfig
+from cryopick.pick_job import (METHODS, Outcome, PickSpec, Skipped, finish, pick_one_or_skip, prepare,
+                               _or_skipped)
 from cryopick.run_state import MicrographResult, RunFolder
-from cryopick.sliding_window import SlidingWindowConfig
 
-METHODS = ("log", "fcn", "window")
-
-
-@dataclass(frozen=True)
-class PickSpec:
-    """Everything needed to pick one micrograph, as plain data.
-
-    Attributes
-    ----------
-    method
-        ``"log"`` (Laplacian of Gaussian), ``"fcn"`` (fully convolutional model) or
-        ``"window"`` (a patch classifier by sliding window).
-    model_path
-        The model file (fcn, window); None for log.
-    diameter_A
-        Particle diameter in Å; None: the model's.
-    apix
-        Pixel size overriding the file headers; None: from the headers.
-    allow_nonfinite
-        Replace NaN/inf pixels with the median instead of stopping.
-    fcn, log, window
-        The method's configuration.
-    device
-        Where the network runs (``auto``, ``cpu``, ``cuda``, ``cuda:N``), resolved where
-        the picking runs: on a remote Dask cluster, ``auto`` means each worker's GPU if
-        it has one.
-    threads
-        PyTorch CPU threads per picker; None: PyTorch's default. Results are identical
-        for the same number of threads; another number changes coordinates and scores
-        in about the 6th significant digit (the order of floating-point sums).
-    """
-
-    method: str
-    model_path: str | None = None
-    diameter_A: float | None = None
-    apix: float | None = None
-    allow_nonfinite: bool = False
-    fcn: FCNPickConfig = field(default_factory=FCNPickConfig)
-    log: LoGConfig = field(default_factory=LoGConfig)
-    window: SlidingWindowConfig = field(default_factory=SlidingWindowConfig)
-    device: str = "cpu"
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise CryopickError(f"unknown picking method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
-        if self.method != "log" and self.model_path is None:
-            raise CryopickError(f"method {self.method!r} needs a model file", fix="pass --model")
-        if self.method == "log" and self.diameter_A is None:
-            raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
-
+__all__ = ["AUTO_WORKERS_FROM", "METHODS", "BatchConfig", "PickSpec", "Skipped", "auto_workers", "default_threads",
+           "pick_many"]
 
 @dataclass(frozen=True)
 class BatchConfig:
@@ -107,100 +55,23 @@ class BatchConfig:
         None: no Dask.
     dask_timeout_s
         How long to try to reach a scheduler.
+    skip_bad
+        A micrograph that is bad input (unreadable, NaN pixels, flat ...) is left out and
+        reported (:class:`Skipped`) instead of stopping the run; it is tried again when
+        the run is resumed.
     """
 
     workers: int = 1
     prefetch: int = 2
     dask: str | None = None
     dask_timeout_s: float = 30.0
+    skip_bad: bool = False
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise CryopickError(f"--workers must be at least 1, got {self.workers}", fix="give --workers 1 or more")
         if self.prefetch < 0:
             raise CryopickError(f"--prefetch must be 0 or more, got {self.prefetch}", fix="give --prefetch 0 or more")
-
-
-# ----------------------------------------------------------------------------- one micrograph
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _model(spec: PickSpec):
-    """The spec's model on its device, loaded once per process."""
-    from cryopick.models.checkpoint import load_model
-
-    key = (str(spec.model_path), spec.device)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            loaded = load_model(spec.model_path)
-            loaded.model.to(_device(spec))
-            _MODELS[key] = loaded
-        return _MODELS[key]
-
-
-def _device(spec: PickSpec):
-    """The spec's device as it exists where this runs (``auto`` resolved on each Dask worker)."""
-    from cryopick.device import resolve_device
-
-    return resolve_device(spec.device)
-
-
-@dataclass
-class _Prepared:
-    """A micrograph read (and for fcn, brought to working scale), waiting for the network."""
-
-    path: str
-    name: str
-    shape: tuple[int, int]
-    apix: float
-    data: Any
-
-
-def prepare(spec: PickSpec, path: str | Path) -> _Prepared:
-    """Read a micrograph and do what needs no network (the prefetch thread's half)."""
-    mic = read_micrograph(path, spec.apix, allow_nonfinite=spec.allow_nonfinite)
-    data: Any = mic
-    if spec.method == "fcn":
-        from cryopick.fcn_picker import prepare_fcn
-
-        data = prepare_fcn(mic, _model(spec), spec.diameter_A)
-    return _Prepared(str(path), mic.name, mic.shape, float(mic.apix), data)
-
-
-def finish(spec: PickSpec, item: _Prepared) -> MicrographResult:
-    """Pick a prepared micrograph (the network's half)."""
-    if spec.threads is not None:
-        _set_threads(spec.threads)
-    if spec.method == "log":
-        from cryopick.log_picker import pick_log
-
-        picks = pick_log(item.data, spec.diameter_A, spec.log)
-    elif spec.method == "fcn":
-        from cryopick.fcn_picker import pick_preprocessed
-
-        loaded = _model(spec)
-        diameter_A = loaded.diameter_A if spec.diameter_A is None else spec.diameter_A
-        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, _device(spec))
-    else:
-        from cryopick.sliding_window import pick_sliding_window
-
-        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, _device(spec))
-    picks = picks.loc[:, list(PICK_COLUMNS)].reset_index(drop=True) if len(picks) else empty_picks()
-    return MicrographResult(item.path, item.name, item.shape, item.apix, picks)
-
-
-def pick_one(spec: PickSpec, path: str | Path) -> MicrographResult:
-    """Pick one micrograph: what a worker process or a Dask task runs."""
-    return finish(spec, prepare(spec, path))
-
-
-def _set_threads(threads: int) -> None:
-    import torch
-
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(max(1, threads))
 
 
 AUTO_WORKERS_FROM = 64
@@ -238,7 +109,7 @@ def default_threads(config: BatchConfig, cores: int | None = None) -> int:
 
 
 def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, config: BatchConfig = BatchConfig(),
-              on_done: Callable[[int, int], None] | None = None) -> Iterator[MicrographResult]:
+              on_done: Callable[[int, int], None] | None = None) -> Iterator[MicrographResult | Skipped]:
     """Pick every micrograph not already finished in ``state``; yield all results in the given order.
 
     Parameters
@@ -257,8 +128,8 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
 
     Yields
     ------
-    MicrographResult
-        One per path, in the order of ``paths``, each as soon as it and those before it
+    MicrographResult or Skipped
+        One per path (Skipped only with ``config.skip_bad``), in the order of ``paths``, each as soon as it and those before it
         are done (finished ones are read back in turn): memory holds only the results
         that finished ahead of their turn.
     """
@@ -271,18 +142,20 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
         on_done(n_done, total)
     runner = _run_dask if config.dask else (_run_local if config.workers == 1 else _run_processes)
     fresh = runner(spec, todo, config) if todo else iter(())
-    early: dict[str, MicrographResult] = {}  # finished before their turn (other processes): at most the in-flight
+    early: dict[str, MicrographResult | Skipped] = {}  # finished before their turn (other processes): at most the in-flight
     for name, path in zip(names, paths):
         if name in finished:
             found = state.load(name, path)
             if found is None:  # changed since it was checked: pick it here
-                found = pick_one(spec, path)
-                state.save(found)
+                found = pick_one_or_skip(spec, path, config.skip_bad)
+                if isinstance(found, MicrographResult):
+                    state.save(found)
             yield found
             continue
         while name not in early:
             result = next(fresh)
-            state.save(result)
+            if isinstance(result, MicrographResult):  # a skipped one is tried again on resume
+                state.save(result)
             n_done += 1
             if on_done is not None:
                 on_done(n_done, total)
@@ -299,17 +172,18 @@ def _check_unique(names: list[str], paths: Sequence[str | Path]) -> None:
         seen[name] = path
 
 
-def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[Outcome]:
     """This process: a thread prepares up to ``prefetch`` micrographs ahead of the network."""
+    skip = config.skip_bad
     if config.prefetch == 0:
         for path in todo:
-            yield pick_one(spec, path)
+            yield pick_one_or_skip(spec, path, skip)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryopick-prefetch") as reader:
         queue: deque[Future] = deque()
         pending = iter(todo)
         for path in pending:
-            queue.append(reader.submit(prepare, spec, path))
+            queue.append(reader.submit(_or_skipped, skip, path, functools.partial(prepare, spec, path)))
             if len(queue) >= config.prefetch:
                 break
         for count in itertools.count(1):
@@ -318,8 +192,9 @@ def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator
             item = queue.popleft().result()
             next_path = next(pending, None)
             if next_path is not None:
-                queue.append(reader.submit(prepare, spec, next_path))
-            result = finish(spec, item)
+                queue.append(reader.submit(_or_skipped, skip, next_path, functools.partial(prepare, spec, next_path)))
+            result = item if isinstance(item, Skipped) else _or_skipped(skip, item.path,
+                                                                         functools.partial(finish, spec, item))
             del item
             if count % TRIM_EVERY == 0:
                 _trim_heap()
@@ -343,7 +218,7 @@ def _trim_heap() -> None:
     libc.malloc_trim(0)
 
 
-def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[Outcome]:
     """Local worker processes (spawned: a forked PyTorch can hang), results as they finish."""
     import multiprocessing
 
@@ -352,7 +227,7 @@ def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iter
         # the workers start with these (as Dask's do): thread pools sized for one process would oversubscribe
         pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"))
         with pool:
-            yield from _bounded(lambda path: pool.submit(pick_one, spec, path), todo, 2 * config.workers,
+            yield from _bounded(lambda path: pool.submit(pick_one_or_skip, spec, path, config.skip_bad), todo, 2 * config.workers,
                                 lambda future: future.result())
 
 
@@ -371,7 +246,7 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[MicrographResult]:
+def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[Outcome]:
     """Tasks on a Dask cluster: a LocalCluster of ``workers`` processes, or the scheduler named."""
     try:
         from distributed import Client, LocalCluster
@@ -390,7 +265,7 @@ def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[
                             fix="check the address (tcp://host:8786) and that the scheduler runs") from exc
     try:
         slots = max(1, sum(client.nthreads().values()))
-        yield from _bounded(lambda path: client.submit(pick_one, spec, path, pure=False), todo, 2 * slots,
+        yield from _bounded(lambda path: client.submit(pick_one_or_skip, spec, path, config.skip_bad, pure=False), todo, 2 * slots,
                             lambda future: future.result())
     finally:
         client.close()
@@ -399,7 +274,7 @@ def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[
 
 
 def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,
-             result: Callable[[Any], MicrographResult]) -> Iterator[MicrographResult]:
+             result: Callable[[Any], MicrographResult]) -> Iterator[Outcome]:
     """Keep at most ``in_flight`` tasks submitted; yield each result as its task finishes."""
     from concurrent.futures import FIRST_COMPLETED, wait
 

@@ -15,7 +15,8 @@ import pandas as pd
 import typer
 
 from cryopick import __version__
-from cryopick.batch import AUTO_WORKERS_FROM, BatchConfig, PickSpec, auto_workers, default_threads, pick_many
+from cryopick.batch import (AUTO_WORKERS_FROM, BatchConfig, PickSpec, Skipped, auto_workers, default_threads,
+                            pick_many)
 from cryopick.cli._common import (check_format, check_output_target, check_positive, console, device_line,
                                   match_radius_px, progress_bar, write_picks)
 from cryopick.errors import CryopickError
@@ -106,6 +107,10 @@ def pick_command(
         None, "--dask", help="Spread the micrographs over a Dask cluster: 'local' (a LocalCluster of --workers "
         "processes) or a scheduler address, e.g. tcp://scheduler:8786 (docs/scale.md)."
     ),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Leave out micrographs that are bad input (unreadable, NaN pixels, flat ...) with "
+        "one line each, instead of stopping; they are tried again when the run is resumed."
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Start afresh instead of resuming the run in OUTPUT.parts (needed when settings "
         "changed)."
@@ -159,7 +164,8 @@ def pick_command(
         aggregates=aggregate_guard,
     )
     paths = list_micrographs(micrographs)
-    batch = BatchConfig(workers=workers or auto_workers(len(paths), picker.spec.device, dask), dask=dask)
+    batch = BatchConfig(workers=workers or auto_workers(len(paths), picker.spec.device, dask), dask=dask,
+                        skip_bad=skip_bad)
     if dask and dask != "local":  # the workers have their own devices: let each resolve --device there
         picker = replace(picker, spec=replace(picker.spec, device=device))
     if threads is not None and threads < 1:
@@ -168,6 +174,7 @@ def pick_command(
                                           threads=threads or default_threads(batch)))
     names = [micrograph_name(path) for path in paths]
     truth_table = _read_truth(truth, names) if truth is not None else None
+    skipped: list[Skipped] = []
     kept: list[pd.DataFrame] = []  # what is written: the picks (every candidate with --all-peaks)
     scores: dict[str, np.ndarray] = {}  # every candidate's score, for the summary: 8 bytes a candidate
     every: list[pd.DataFrame] = []  # every candidate, only to judge against --truth
@@ -185,6 +192,10 @@ def pick_command(
 
         with progress_bar("picking", len(paths)) as advance, _said_when_interrupted(state.folder, done, len(paths)):
             for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=counted):
+                if isinstance(result, Skipped):
+                    skipped.append(result)
+                    console.print(f"skipped {result.message}", markup=False, soft_wrap=True)
+                    continue
                 shapes[result.name] = result.shape
                 apix_seen = result.apix
                 scores[result.name] = result.picks["score"].to_numpy(dtype=np.float64)
@@ -193,6 +204,9 @@ def pick_command(
                     every.append(result.picks)
                 if len(kept) >= 256:  # one table, not thousands of small ones (each has its overhead)
                     kept = [pd.concat(kept, ignore_index=True)]
+        if skipped and len(skipped) == len(paths):
+            raise CryopickError(f"every one of the {len(paths)} micrograph(s) is bad input (see above)",
+                                fix="fix or replace them; --skip-bad only leaves out some")
         summary = summarise_score_arrays(scores, picker.threshold, calibrated=picker.calibrated,
                                          complete=picker.complete)
         if truth_table is not None:
@@ -204,7 +218,8 @@ def pick_command(
         options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
                                micrograph_paths={n: str(p) for n, p in zip(names, paths)})
         written = write_picks(picks, output, fmt, options)
-        state.mark_complete(threshold=None if all_peaks else picker.threshold, output=str(output))
+        if not skipped:  # with some skipped the run is not complete: a resumed run tries them again
+            state.mark_complete(threshold=None if all_peaks else picker.threshold, output=str(output))
     if picker.model_line is not None:
         console.print(picker.model_line, markup=False)
     _print_summary(summary, picker.note, all_peaks)
@@ -212,7 +227,10 @@ def pick_command(
         write_text_atomic(scores_json, json.dumps(summary.to_dict(), indent=2))
         console.print(f"score summary -> {scores_json}", markup=False)
     where = output if len(written) != 1 else written[0]
-    console.print(f"{len(picks)} picks in {len(paths)} micrograph(s) -> {where}")
+    console.print(f"{len(picks)} picks in {len(paths) - len(skipped)} micrograph(s) -> {where}")
+    if skipped:
+        console.print(f"{len(skipped)} micrograph(s) skipped as bad input (listed above); fix them and run the same "
+                      "command to pick them too", markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
