@@ -312,3 +312,29 @@ def test_cli_help_has_an_example(capsys):
     out = capsys.readouterr().out
     assert done.value.code == 0
     assert "cryopick extract" in out and "--box-size" in out and "--edge" in out
+
+
+def test_an_interrupted_extraction_goes_on_where_it_stopped(tmp_path: Path, monkeypatch) -> None:
+    """Stacks finished from the same inputs are kept; only the missing one is read again; the same STAR."""
+    from cryopick import extract
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"m{i}.mrc")
+        write_mrc(paths[-1], _micrograph(i), APIX)
+    picks = pd.concat([_picks(INSIDE, f"m{i}") for i in range(3)], ignore_index=True)
+    star = tmp_path / "particles.star"
+    extract.extract_particles(paths, picks, star, ExtractConfig(BOX))
+    first = star.read_bytes()
+    stacks = {p.name: p.read_bytes() for p in (tmp_path / "Particles").glob("*.mrcs")}
+    (tmp_path / "Particles" / ".m1.mrcs.json").unlink()  # as if killed while m1 was written
+    reads, real_read = [], extract.read_micrograph
+    monkeypatch.setattr(extract, "read_micrograph", lambda path, apix=None, **kw: reads.append(Path(path).name)
+                        or real_read(path, apix, **kw))
+    extract.extract_particles(paths, picks, star, ExtractConfig(BOX))
+    assert reads == ["m1.mrc"]
+    assert star.read_bytes() == first
+    assert {p.name: p.read_bytes() for p in (tmp_path / "Particles").glob("*.mrcs")} == stacks
+    reads.clear()
+    extract.extract_particles(paths, picks, star, ExtractConfig(BOX, rescale_px=32))  # other settings: all again
+    assert reads == ["m0.mrc", "m1.mrc", "m2.mrc"]
