@@ -328,3 +328,27 @@ def test_skip_bad_with_every_micrograph_bad_is_an_error(tmp_path: Path, capsys) 
     code, err = _pick([tmp_path / "flat.mrc", "--method", "log", "--diameter", DIAMETER_A, "--skip-bad", "-o",
                        tmp_path / "p.star"], capsys)
     assert code == 2 and "every one of the 1 micrograph(s) is bad input" in " ".join(err.split())
+
+
+def test_fill_nonfinite_after_a_nan_micrograph_resumes_the_run(mics: Path, tmp_path: Path, capsys) -> None:
+    """A run stopped by NaN pixels goes on with --fill-nonfinite: finished micrographs are not picked again."""
+    import mrcfile
+
+    folder = tmp_path / "mics"
+    folder.mkdir()
+    for path in sorted(mics.glob("*.mrc"))[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    broken = np.random.default_rng(1).normal(size=(200, 300)).astype(np.float32)
+    broken[7, 7] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with mrcfile.new(folder / "zz_inf.mrc") as mrc:  # sorted last: the others finish first
+            mrc.set_data(broken)
+            mrc.voxel_size = 2.0
+    out = tmp_path / "picks.star"
+    log = [folder, "--method", "log", "--diameter", DIAMETER_A, "-o", out]
+    code, err = _pick(log, capsys)
+    assert code == 2 and "zz_inf.mrc" in err
+    code, err = _pick([*log, "--fill-nonfinite"], capsys)
+    assert code == 0, err
+    assert "resuming: 2 of 3" in " ".join(err.split())

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from cryopick.io.listing import list_micrographs
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
 from cryopick.log_picker import KEEP_ALL, LoGConfig
-from cryopick.run_state import RunFolder, run_folder_for
+from cryopick.run_state import MicrographResult, RunFolder, run_folder_for
 from cryopick.score_summary import ScoreSummary, format_summary, summarise_score_arrays, with_truth
 
 
@@ -174,12 +174,7 @@ def pick_command(
                                           threads=threads or default_threads(batch)))
     names = [micrograph_name(path) for path in paths]
     truth_table = _read_truth(truth, names) if truth is not None else None
-    skipped: list[Skipped] = []
-    kept: list[pd.DataFrame] = []  # what is written: the picks (every candidate with --all-peaks)
-    scores: dict[str, np.ndarray] = {}  # every candidate's score, for the summary: 8 bytes a candidate
-    every: list[pd.DataFrame] = []  # every candidate, only to judge against --truth
-    shapes: dict[str, tuple[int, int]] = {}
-    apix_seen: float | None = None
+    gathered = _Gathered(picker.threshold, all_peaks, keep_every=truth_table is not None)
     with RunFolder(run_folder_for(output), _fingerprint(picker), overwrite=overwrite) as state:
         if state.replaced:
             console.print(f"note: starting afresh in {state.folder} (the previous run there had other "
@@ -192,30 +187,20 @@ def pick_command(
 
         with progress_bar("picking", len(paths)) as advance, _said_when_interrupted(state.folder, done, len(paths)):
             for result in pick_many(picker.spec, [str(p) for p in paths], state, batch, on_done=counted):
-                if isinstance(result, Skipped):
-                    skipped.append(result)
-                    console.print(f"skipped {result.message}", markup=False, soft_wrap=True)
-                    continue
-                shapes[result.name] = result.shape
-                apix_seen = result.apix
-                scores[result.name] = result.picks["score"].to_numpy(dtype=np.float64)
-                kept.append(result.picks if all_peaks else result.picks.loc[scores[result.name] >= picker.threshold])
-                if truth_table is not None:
-                    every.append(result.picks)
-                if len(kept) >= 256:  # one table, not thousands of small ones (each has its overhead)
-                    kept = [pd.concat(kept, ignore_index=True)]
+                gathered.add(result)
+        skipped = gathered.skipped
         if skipped and len(skipped) == len(paths):
             raise CryopickError(f"every one of the {len(paths)} micrograph(s) is bad input (see above)",
                                 fix="fix or replace them; --skip-bad only leaves out some")
-        summary = summarise_score_arrays(scores, picker.threshold, calibrated=picker.calibrated,
+        summary = summarise_score_arrays(gathered.scores, picker.threshold, calibrated=picker.calibrated,
                                          complete=picker.complete)
         if truth_table is not None:
-            candidates = pd.concat(every, ignore_index=True) if every else empty_picks()
-            check_inside(truth_table, shapes, truth)
-            radius = match_radius_px(None, picker.diameter_A, apix_seen, [], truth_table, candidates)
+            candidates = gathered.every_candidate()
+            check_inside(truth_table, gathered.shapes, truth)
+            radius = match_radius_px(None, picker.diameter_A, gathered.apix, [], truth_table, candidates)
             summary = with_truth(summary, candidates, truth_table, radius)
-        picks = pd.concat(kept, ignore_index=True) if kept else empty_picks()
-        options = CoordOptions(flip_y=flip_y, shapes=shapes, apix=apix_seen,
+        picks = gathered.picks()
+        options = CoordOptions(flip_y=flip_y, shapes=gathered.shapes, apix=gathered.apix,
                                micrograph_paths={n: str(p) for n, p in zip(names, paths)})
         written = write_picks(picks, output, fmt, options)
         if not skipped:  # with some skipped the run is not complete: a resumed run tries them again
@@ -233,6 +218,47 @@ def pick_command(
                       "command to pick them too", markup=False, soft_wrap=True)
 
 
+@dataclass
+class _Gathered:
+    """What a run keeps of each micrograph as it comes: picks to write, scores to summarise.
+
+    Every candidate's score (8 bytes each) and only the picks above the threshold (every
+    candidate with ``all_peaks``, or to judge against truth with ``keep_every``), so memory
+    stays small however many micrographs there are.
+    """
+
+    threshold: float
+    all_peaks: bool
+    keep_every: bool = False
+    skipped: list[Skipped] = field(default_factory=list)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    apix: float | None = None
+    _kept: list[pd.DataFrame] = field(default_factory=list)
+    _every: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, result: MicrographResult | Skipped) -> None:
+        if isinstance(result, Skipped):
+            self.skipped.append(result)
+            console.print(f"skipped {result.message}", markup=False, soft_wrap=True)
+            return
+        self.shapes[result.name] = result.shape
+        self.apix = result.apix
+        score = result.picks["score"].to_numpy(dtype=np.float64)
+        self.scores[result.name] = score
+        self._kept.append(result.picks if self.all_peaks else result.picks.loc[score >= self.threshold])
+        if self.keep_every:
+            self._every.append(result.picks)
+        if len(self._kept) >= 256:  # one table, not thousands of small ones (each has its overhead)
+            self._kept = [pd.concat(self._kept, ignore_index=True)]
+
+    def picks(self) -> pd.DataFrame:
+        return pd.concat(self._kept, ignore_index=True) if self._kept else empty_picks()
+
+    def every_candidate(self) -> pd.DataFrame:
+        return pd.concat(self._every, ignore_index=True) if self._every else empty_picks()
+
+
 @contextlib.contextmanager
 def _said_when_interrupted(folder: Path, done: list[int], total: int) -> Iterator[None]:
     """On Ctrl-C, say what is kept and how to go on (the exit stays 130, an interrupt's)."""
@@ -247,8 +273,8 @@ def _said_when_interrupted(folder: Path, done: list[int], total: int) -> Iterato
 def _fingerprint(picker: _Picker) -> dict:
     """What must match for a run to resume another: the spec (not the device) and the model's bytes."""
     spec = asdict(picker.spec)
-    spec.pop("device")
-    spec.pop("threads")
+    for how in ("device", "threads", "allow_nonfinite"):  # they change no finished micrograph's picks
+        spec.pop(how)
     spec["model_path"] = None
     return {**spec, "model_sha256": picker.model_sha256, "cryopick": __version__}
 
