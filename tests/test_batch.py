@@ -175,25 +175,30 @@ def test_an_unreachable_dask_scheduler_is_an_input_error(mics: Path, tmp_path: P
         list(pick_many(spec, [str(p) for p in sorted(mics.glob("*.mrc"))], state, config))
 
 
+def _signal_mid_run(args: list[str], out: Path, sig: signal.Signals, after_parts: int) -> tuple[int, str]:
+    """Run `cryopick pick ARGS -o OUT` as a subprocess; send ``sig`` once ``after_parts`` micrographs are done."""
+    parts = out.parent / f"{out.name}.parts" / "parts"
+    command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.npz"))) < after_parts:
+        time.sleep(0.01)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
     """SIGKILL in the middle of a run (a subprocess), then the same command again."""
     args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]
-    clean = tmp_path / "clean.star"
+    clean, killed = tmp_path / "clean.star", tmp_path / "killed.star"
     assert _pick([*args, "-o", clean], capsys)[0] == 0
-    killed = tmp_path / "killed.star"
-    parts = tmp_path / "killed.star.parts" / "parts"
-    command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(killed)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.npz"))) < 3:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = len(list(parts.glob("*.npz")))
+    _signal_mid_run(args, killed, signal.SIGKILL, after_parts=3)
+    done = len(list((tmp_path / "killed.star.parts" / "parts").glob("*.npz")))
     assert 0 < done < 8, f"the run was not killed mid-way ({done} of 8 done)"
     assert not killed.exists()
-    code, err = _pick([*args[:1], *args[1:], "-o", killed], capsys)
+    code, err = _pick([*args, "-o", killed], capsys)
     assert code == 0, err
     assert killed.read_bytes() == clean.read_bytes()
 
@@ -202,20 +207,12 @@ def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys)
 def test_ctrl_c_says_what_is_kept_and_resumes(mics: Path, tmp_path: Path, capsys) -> None:
     """SIGINT mid-way: exit 130, one line saying what is kept; the same command then finishes it."""
     args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]
-    clean = tmp_path / "clean.star"
+    clean, out = tmp_path / "clean.star", tmp_path / "picks.star"
     assert _pick([*args, "-o", clean], capsys)[0] == 0
-    out = tmp_path / "picks.star"
-    parts = tmp_path / "picks.star.parts" / "parts"
-    command = [sys.executable, "-c", "from cryopick.cli import main; main()", "pick", *args, "-o", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and len(list(parts.glob("*.npz"))) < 2:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    if process.returncode == 0:
+    code, err = _signal_mid_run(args, out, signal.SIGINT, after_parts=2)
+    if code == 0:
         pytest.skip("the run finished before the interrupt arrived")
-    assert process.returncode == 130, err
+    assert code == 130, err
     assert err.strip().splitlines()[-1].startswith("interrupted: ") and "run the same command to resume" in err
     assert "Traceback" not in err
     assert _pick([*args, "-o", out], capsys)[0] == 0
