@@ -15,7 +15,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def hardware() -> str:
     """A short label of the machine the figures were measured on."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.machine()}, {cores} CPU cores, CPU only, Python {sys.version.split()[0]}"
+    accelerator = "CPU only"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            accelerator = f"GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return f"{platform.machine()}, {cores} CPU cores, {accelerator}, Python {sys.version.split()[0]}"
 
 
 def write_report(path: Path, report: dict) -> dict:

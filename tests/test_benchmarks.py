@@ -137,3 +137,13 @@ def test_batch_benchmark_quick(tmp_path: Path) -> None:
     for row in rows.values():
         assert row["n"] == 40 and row["identical_to_first"]
         assert row["mic_per_s"] > 0 and row["peak_rss_mb"] > 0
+
+
+def test_gpu_check_says_when_there_is_no_gpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run benchmarks/gpu_check.py itself")
+    assert load("gpu_check").main(["--json", str(tmp_path / "gpu.json")]) is None
+    assert "no CUDA device here" in capsys.readouterr().out
+    assert not (tmp_path / "gpu.json").exists()
