@@ -114,7 +114,8 @@ class RunFolder:
                     continue
                 raise CryopickError(
                     f"another cryopick run (pid {holder.get('pid', '?')} on {holder.get('host', '?')}) is writing here",
-                    path=self.folder, fix="wait for it to finish, or write to another -o") from None
+                    path=self.folder, fix=f"wait for it to finish or write to another -o; if it is no longer "
+                    f"running, delete {lock}") from None
             except OSError as exc:
                 raise CryopickError(f"cannot write in the run folder ({exc.strerror or exc})", path=self.folder,
                                     fix="choose an output in a folder you can write to") from exc
