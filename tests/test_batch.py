@@ -349,3 +349,22 @@ def test_fill_nonfinite_after_a_nan_micrograph_resumes_the_run(mics: Path, tmp_p
     code, err = _pick([*log, "--fill-nonfinite"], capsys)
     assert code == 0, err
     assert "resuming: 2 of 3" in " ".join(err.split())
+
+
+def test_autopick_layout_from_convert_feeds_extract(mics: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """convert --to star into a folder gives the AutoPick layout; extract reads it through autopick.star."""
+    import starfile
+
+    monkeypatch.chdir(tmp_path)
+    flat = tmp_path / "picks.star"
+    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", flat], capsys)[0] == 0
+    code, _, err = run_cli(["convert", flat, "--to", "star", "-o", "AutoPick/job002", "-m", mics], capsys)
+    assert code == 0, err
+    listing = starfile.read("AutoPick/job002/autopick.star")
+    assert {"rlnMicrographName", "rlnMicrographCoordinates"} <= set(listing.columns)
+    code, _, err = run_cli(["extract", mics, "--picks", "AutoPick/job002/autopick.star", "--box-size", 48,
+                            "-o", "Extract/job003"], capsys)
+    assert code == 0, err
+    particles = starfile.read("Extract/job003/particles.star")["particles"]
+    inside = read_coords(flat)
+    assert 0 < len(particles) <= len(inside)
