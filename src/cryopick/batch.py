@@ -26,7 +26,7 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,13 +81,17 @@ process runs the network on one thread, which beats one process with a reading t
 processes' start-up (about 3 s) costs more than they save."""
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def auto_workers(n_micrographs: int, device: str = "cpu", dask: str | None = None, cores: int | None = None) -> int:
     """Processes for a run when the user gave none: one per core on the CPU for a long run, else 1.
 
     A GPU is fed by one process; a Dask LocalCluster gets one worker per core.
     """
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores() if cores is None else cores
     if dask == "local":
         return max(1, cores)
     if dask or not str(device).startswith("cpu") or n_micrographs < AUTO_WORKERS_FROM:
@@ -99,8 +103,7 @@ def default_threads(config: BatchConfig, cores: int | None = None) -> int:
     """PyTorch threads per picker: the cores left by the prefetch thread, shared by the workers; 1 on Dask."""
     if config.dask:
         return 1
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores() if cores is None else cores
     spare = cores - 1 if config.workers == 1 and config.prefetch > 0 else cores
     return max(1, spare // config.workers)
 
@@ -129,9 +132,9 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
     Yields
     ------
     MicrographResult or Skipped
-        One per path (Skipped only with ``config.skip_bad``), in the order of ``paths``, each as soon as it and those before it
-        are done (finished ones are read back in turn): memory holds only the results
-        that finished ahead of their turn.
+        One per path (Skipped only with ``config.skip_bad``), in the order of ``paths``,
+        each as soon as it and those before it are done (finished ones are read back in
+        turn): memory holds only the results that finished ahead of their turn.
     """
     names = [micrograph_name(p) for p in paths]
     _check_unique(names, paths)
@@ -142,7 +145,7 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
         on_done(n_done, total)
     runner = _run_dask if config.dask else (_run_local if config.workers == 1 else _run_processes)
     fresh = runner(spec, todo, config) if todo else iter(())
-    early: dict[str, MicrographResult | Skipped] = {}  # finished before their turn (other processes): at most the in-flight
+    early: dict[str, Outcome] = {}  # finished ahead of their turn (other processes): at most those in flight
     for name, path in zip(names, paths):
         if name in finished:
             found = state.load(name, path)
@@ -180,22 +183,22 @@ def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator
             yield pick_one_or_skip(spec, path, skip)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryopick-prefetch") as reader:
-        queue: deque[Future] = deque()
+
+        def read_ahead(path: str) -> Future:
+            return reader.submit(_or_skipped, skip, path, functools.partial(prepare, spec, path))
+
         pending = iter(todo)
-        for path in pending:
-            queue.append(reader.submit(_or_skipped, skip, path, functools.partial(prepare, spec, path)))
-            if len(queue) >= config.prefetch:
-                break
-        for count in itertools.count(1):
-            if not queue:
-                break
+        queue: deque[Future] = deque(read_ahead(path) for path in itertools.islice(pending, config.prefetch))
+        count = 0
+        while queue:
             item = queue.popleft().result()
             next_path = next(pending, None)
             if next_path is not None:
-                queue.append(reader.submit(_or_skipped, skip, next_path, functools.partial(prepare, spec, next_path)))
+                queue.append(read_ahead(next_path))
             result = item if isinstance(item, Skipped) else _or_skipped(skip, item.path,
                                                                          functools.partial(finish, spec, item))
             del item
+            count += 1
             if count % TRIM_EVERY == 0:
                 _trim_heap()
             yield result
@@ -227,8 +230,8 @@ def _run_processes(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iter
         # the workers start with these (as Dask's do): thread pools sized for one process would oversubscribe
         pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"))
         with pool:
-            yield from _bounded(lambda path: pool.submit(pick_one_or_skip, spec, path, config.skip_bad), todo, 2 * config.workers,
-                                lambda future: future.result())
+            yield from _bounded(lambda path: pool.submit(pick_one_or_skip, spec, path, config.skip_bad), todo,
+                                2 * config.workers, functools.partial(wait, return_when=FIRST_COMPLETED))
 
 
 @contextlib.contextmanager
@@ -264,9 +267,11 @@ def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[
         raise CryopickError(f"cannot reach the Dask scheduler {config.dask!r} ({exc})",
                             fix="check the address (tcp://host:8786) and that the scheduler runs") from exc
     try:
+        from distributed import wait as dask_wait
+
         slots = max(1, sum(client.nthreads().values()))
-        yield from _bounded(lambda path: client.submit(pick_one_or_skip, spec, path, config.skip_bad, pure=False), todo, 2 * slots,
-                            lambda future: future.result())
+        yield from _bounded(lambda path: client.submit(pick_one_or_skip, spec, path, config.skip_bad, pure=False),
+                            todo, 2 * slots, functools.partial(dask_wait, return_when="FIRST_COMPLETED"))
     finally:
         client.close()
         if cluster is not None:
@@ -274,32 +279,19 @@ def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[
 
 
 def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,
-             result: Callable[[Any], MicrographResult]) -> Iterator[Outcome]:
-    """Keep at most ``in_flight`` tasks submitted; yield each result as its task finishes."""
-    from concurrent.futures import FIRST_COMPLETED, wait
+             wait_first: Callable[[list], tuple[Any, Any]]) -> Iterator[Outcome]:
+    """Keep at most ``in_flight`` tasks submitted; yield each result as its task finishes.
 
+    ``wait_first(futures)`` returns (done, not done) once any is done: concurrent.futures'
+    or Dask's ``wait`` with ``FIRST_COMPLETED``.
+    """
     pending = iter(todo)
-    running: set = set()
-    for path in pending:
-        running.add(submit(path))
-        if len(running) >= in_flight:
-            break
+    running = {submit(path) for path in itertools.islice(pending, in_flight)}
     while running:
-        done, running = _wait_any(running, wait, FIRST_COMPLETED)
+        done, not_done = wait_first(list(running))
+        running = set(not_done)
         for future in done:
-            yield result(future)
+            yield future.result()
             next_path = next(pending, None)
             if next_path is not None:
                 running.add(submit(next_path))
-
-
-def _wait_any(running: set, wait, first_completed) -> tuple[set, set]:
-    """Wait for any of the futures (concurrent.futures or Dask ones)."""
-    sample = next(iter(running))
-    if isinstance(sample, Future):
-        done, not_done = wait(running, return_when=first_completed)
-        return set(done), set(not_done)
-    from distributed import wait as dask_wait
-
-    done, not_done = dask_wait(list(running), return_when="FIRST_COMPLETED")
-    return set(done), set(not_done)

@@ -162,12 +162,12 @@ class RunFolder:
         return self.parts / f"{name}{PART_SUFFIX}"
 
     def is_done(self, name: str, path: str | Path) -> bool:
-        """Whether this micrograph, as it is now, has a finished result here."""
-        return self._valid(name, path) is not None
+        """Whether this micrograph, as it is now, has a finished result here (its header only is read)."""
+        return self._valid(name, path, arrays=False) is not None
 
-    def _valid(self, name: str, path: str | Path) -> dict | None:
-        """The part's arrays and header when it belongs to the micrograph as it is now."""
-        data = _read_part(self._part(name))
+    def _valid(self, name: str, path: str | Path, arrays: bool = True) -> dict | None:
+        """The part's header (and arrays) when it belongs to the micrograph as it is now."""
+        data = _read_part(self._part(name), arrays)
         if data is None or data["meta"].get("path") != str(path):
             return None
         try:
@@ -197,11 +197,11 @@ PART_SUFFIX = ".npz"
 PART_COLUMNS = ("x", "y", "score", "diameter_px")
 
 
-def _read_part(path: Path) -> dict | None:
-    """A part's arrays (float64) and its header ``meta``; None when missing or unreadable."""
+def _read_part(path: Path, arrays: bool = True) -> dict | None:
+    """A part's header ``meta`` and (with ``arrays``) its columns as float64; None when missing or unreadable."""
     try:
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:  # closed even on a bad zip
-            data = {c: np.asarray(archive[c], dtype=np.float64) for c in PART_COLUMNS}
+            data = {c: np.asarray(archive[c], dtype=np.float64) for c in PART_COLUMNS} if arrays else {}
             data["meta"] = json.loads(str(archive["meta"]))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
