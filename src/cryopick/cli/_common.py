@@ -15,6 +15,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from cryopick.errors import CryopickError
+from cryopick.io.atomic import file_in_the_way
 from cryopick.io.coords import FORMATS, CoordOptions, write_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import MicrographInfo, read_micrograph_info
@@ -127,14 +128,9 @@ def check_format(fmt: str | None) -> str | None:
 
 def check_output_target(path: Path | None, flag: str) -> None:
     """Fail before the work, not after it, when an output cannot be written where asked."""
-    if path is None:
-        return
-    for parent in Path(path).absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise CryopickError(f"{parent} is a file, not a folder", path=path,
-                                    fix=f"give {flag} a path in a folder")
-            return
+    blocker = None if path is None else file_in_the_way(path)
+    if blocker is not None:
+        raise CryopickError(f"{blocker} is a file, not a folder", path=path, fix=f"give {flag} a path in a folder")
 
 
 def check_positive(value: float | None, flag: str) -> None:

@@ -50,10 +50,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file that stands where one of ``path``'s folders should be, if any (nothing could be written there)."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+
+
 def _cannot_write(path: Path, exc: OSError) -> CryopickError:
     """One line for a file system error on writing ``path``, naming what stood in the way."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        blocker = file_in_the_way(path)
         if blocker is not None:  # mkdir of an existing file: "File exists" would puzzle
             return CryopickError(
                 f"cannot write the file: {blocker} is a file, not a folder",
