@@ -57,6 +57,7 @@ from cryopick.io.formats.star import coordinate_columns, star_text  # the STAR b
 from cryopick.io.micrographs import MicrographInfo, read_micrograph, read_micrograph_info
 from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, validate_picks
 from cryopick.particle_stack import EDGE_MODES, ExtractConfig, background_mask, crosses_edge, cut_box, write_stack
+from cryopick.run_state import source_stamp
 
 __all__ = ["EDGE_MODES", "STACK_FOLDER", "ExtractConfig", "ExtractResult", "background_mask", "cut_box",
            "extract_particles"]
@@ -162,12 +163,13 @@ def extract_particles(
         check_file_name(info.name, folder)
         target = folder / f"{info.name}.mrcs"
         centres = np.column_stack([cx, cy])
-        done = _finished_stack(target, info, centres, config)
+        stamp = _stamp(info, centres, config)
+        done = _finished_stack(target, stamp)
         if done is None:
             mic = read_micrograph(info.path, info.apix)
             done = write_stack(mic.data, centres, config, target, info.apix * config.scale)
             del mic
-            _mark_finished(target, info, centres, config, done)
+            write_text_atomic(_record(target), json.dumps({"stamp": stamp, "n_padded": done}))
         n_padded += done
         stacks.append(target)
         optics_group = optics.setdefault(round(info.apix, 6), str(len(optics) + 1))
@@ -214,9 +216,8 @@ def _write_star(path: Path, optics: dict[float, str], particles: pd.DataFrame, c
 
 def _stamp(info: MicrographInfo, centres: np.ndarray, config: ExtractConfig) -> str:
     """What a stack was made from: the micrograph file's version, the boxes and the settings."""
-    stat = info.path.stat()
-    text = json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "apix": info.apix,
-                       "config": asdict(config), "centres": hashlib.sha256(centres.tobytes()).hexdigest()})
+    text = json.dumps({**source_stamp(info.path), "apix": info.apix, "config": asdict(config),
+                       "centres": hashlib.sha256(centres.tobytes()).hexdigest()})
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -224,8 +225,8 @@ def _record(target: Path) -> Path:
     return target.parent / f".{target.name}.json"
 
 
-def _finished_stack(target: Path, info: MicrographInfo, centres: np.ndarray, config: ExtractConfig) -> int | None:
-    """The edge-padded count of a stack an earlier run finished from the same inputs, else None.
+def _finished_stack(target: Path, stamp: str) -> int | None:
+    """The edge-padded count of a stack an earlier run finished from the same inputs (``stamp``), else None.
 
     An interrupted extraction then goes on from where it stopped instead of reading every
     micrograph again.
@@ -234,11 +235,6 @@ def _finished_stack(target: Path, info: MicrographInfo, centres: np.ndarray, con
         record = json.loads(_record(target).read_text())
     except (OSError, ValueError):
         return None
-    if not target.exists() or not isinstance(record, dict) or record.get("stamp") != _stamp(info, centres, config):
+    if not target.exists() or not isinstance(record, dict) or record.get("stamp") != stamp:
         return None
     return int(record.get("n_padded", 0))
-
-
-def _mark_finished(target: Path, info: MicrographInfo, centres: np.ndarray, config: ExtractConfig,
-                   n_padded: int) -> None:
-    write_text_atomic(_record(target), json.dumps({"stamp": _stamp(info, centres, config), "n_padded": n_padded}))
