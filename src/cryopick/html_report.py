@@ -34,7 +34,8 @@ from cryopick.io.atomic import write_text_atomic
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import picks_for, validate_picks
-from cryopick.report import FALSE_COLOUR, MATCHED_COLOUR, PICK_COLOUR, TRUTH_COLOUR, plot_overlay, plot_pr_curve
+from cryopick.report import (FALSE_COLOUR, MATCHED_COLOUR, PICK_COLOUR, TRUTH_COLOUR, diameter_of, plot_overlay,
+                             plot_pr_curve)
 from cryopick.score_summary import summarise_scores
 
 SECTION_TITLES: dict[str, str] = {"micrographs": "Micrographs", "scores": "Scores", "counts": "Picks per micrograph",
@@ -149,13 +150,7 @@ def evenly(n: int, k: int) -> list[int]:
 
 
 def _diameter_px(config: ReportConfig, *tables: pd.DataFrame | None) -> float | None:
-    if config.diameter_px is not None:
-        return float(config.diameter_px)
-    for table in (t for t in tables if t is not None):
-        known = table["diameter_px"].to_numpy(np.float64)
-        if (known := known[np.isfinite(known) & (known > 0)]).size:
-            return float(np.median(known))
-    return None
+    return float(config.diameter_px) if config.diameter_px is not None else diameter_of(*tables)
 
 
 # ------------------------------------------------------------------------------ sections

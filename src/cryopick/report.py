@@ -75,17 +75,25 @@ def _contrast(binned: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple
     return vmin, vmax
 
 
-def _diameter(diameter_px: float | None, *tables: pd.DataFrame | None) -> float:
-    if diameter_px is not None:
-        if not (math.isfinite(diameter_px) and diameter_px > 0):
-            raise CryopickError(f"particle diameter must be positive, not {diameter_px}", fix="pass a positive diameter")
-        return float(diameter_px)
+def diameter_of(*tables: pd.DataFrame | None) -> float | None:
+    """The median positive ``diameter_px`` of the first table that has one; None if none does."""
     for table in tables:
         if table is not None and "diameter_px" in table.columns:
             known = table["diameter_px"].to_numpy(dtype=np.float64)
             known = known[np.isfinite(known) & (known > 0)]
             if known.size:
                 return float(np.median(known))
+    return None
+
+
+def _diameter(diameter_px: float | None, *tables: pd.DataFrame | None) -> float:
+    if diameter_px is not None:
+        if not (math.isfinite(diameter_px) and diameter_px > 0):
+            raise CryopickError(f"particle diameter must be positive, not {diameter_px}", fix="pass a positive diameter")
+        return float(diameter_px)
+    known = diameter_of(*tables)
+    if known is not None:
+        return known
     raise CryopickError(
         "cannot tell how big to draw the particles",
         fix="pass the particle diameter (--diameter), or coordinates that carry one",
