@@ -60,10 +60,15 @@ def _by_hand(data: np.ndarray, x: float, y: float, box: int = BOX) -> np.ndarray
     return data[cy - box // 2 : cy + box // 2, cx - box // 2 : cx + box // 2].astype(np.float64)
 
 
-def _normalised(image: np.ndarray) -> np.ndarray:
+def _normalised(image: np.ndarray, ramp: bool = True) -> np.ndarray:
+    """RELION's normalisation written out: plane fitted to the background ring subtracted, then mean 0, std 1."""
     n = image.shape[0]
     yy, xx = np.mgrid[:n, :n] - n // 2
     background = np.hypot(xx, yy) > 0.75 * n / 2
+    if ramp:
+        design = np.c_[xx[background], yy[background], np.ones(background.sum())]
+        coefficients = np.linalg.lstsq(design, image[background], rcond=None)[0]
+        image = image - (coefficients[0] * xx + coefficients[1] * yy + coefficients[2])
     return (image - image[background].mean()) / image[background].std()
 
 
@@ -184,6 +189,24 @@ def test_invert_flips_the_sign_and_normalise_can_be_off(mic, tmp_path):
     assert plain[:, BOX // 2, BOX // 2].max() < -3  # particles stay dark without --invert
     raw = extract_particles([path], picks, tmp_path / "c.star", ExtractConfig(BOX, invert=False, normalise=False))
     np.testing.assert_array_equal(_stack(raw.stacks[0])[0][0], _by_hand(data, *INSIDE[0]).astype(np.float32))
+
+
+def test_the_ramp_is_subtracted_by_default_and_no_ramp_keeps_it(tmp_path):
+    """A steep ice gradient across a box: RELION's default flattens it, --no-ramp leaves a tilt."""
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    data = (5.0 + 0.05 * xx + 0.02 * yy + 0.2 * np.random.default_rng(3).normal(size=SHAPE)).astype(np.float32)
+    path = tmp_path / "mic_0000.mrc"
+    write_mrc(path, data, APIX)
+    picks = _picks(INSIDE)
+    flat = _stack(extract_particles([path], picks, tmp_path / "a.star", ExtractConfig(BOX)).stacks[0])[0]
+    tilted = _stack(extract_particles([path], picks, tmp_path / "b.star", ExtractConfig(BOX, ramp=False)).stacks[0])[0]
+    for image, (x, y) in zip(flat, INSIDE, strict=True):
+        box = _by_hand(data, x, y)
+        np.testing.assert_allclose(image, -_normalised(box), atol=2e-5)
+        assert abs(image[:, : BOX // 4].mean() - image[:, -BOX // 4 :].mean()) < 0.3  # no tilt left
+    for image, (x, y) in zip(tilted, INSIDE, strict=True):
+        np.testing.assert_allclose(image, -_normalised(_by_hand(data, x, y), ramp=False), atol=2e-5)
+        assert image[:, : BOX // 4].mean() - image[:, -BOX // 4 :].mean() > 1.0  # inverted: the left is brighter
 
 
 def test_the_same_picks_give_the_same_bytes(mic, tmp_path):

@@ -12,11 +12,11 @@ What a box is
 What is done to it, in RELION's order (``relion_preprocess``)
     1. **Rescale** (optional): Fourier cropping (:func:`cryopick.preprocess.fourier_crop`) to
        ``rescale_px``; the pixel size grows by ``box_size_px / rescale_px``, the centre stays at ``rescale_px / 2``.
-    2. **Normalise**: subtract the mean and divide by the standard deviation (population,
-       ``ddof=0``) of the background, the pixels farther than ``background_radius_px``
-       from the centre (default 75% of half the rescaled box, RELION's default), so the
-       background has mean 0 and standard deviation 1. RELION by default also subtracts
-       a fitted ramp; cryopick subtracts the mean only (``relion_preprocess --no_ramp``).
+    2. **Normalise**: subtract the plane fitted to the background, the pixels farther
+       than ``background_radius_px`` from the centre (default 75% of half the rescaled
+       box, RELION's default), then subtract the background's mean and divide by its
+       standard deviation (population, ``ddof=0``), so the background has mean 0 and
+       standard deviation 1; ``ramp=False`` skips the plane (``relion_preprocess --no_ramp``).
     3. **Invert contrast** (default on): particles dark in cryo-EM micrographs become
        white, as RELION expects ("Invert contrast: Yes").
 

@@ -40,6 +40,11 @@ class ExtractConfig:
         Negate the images, so particles dark in the micrograph come out white.
     normalise
         Make the background mean 0 and standard deviation 1.
+    ramp
+        When normalising, first subtract the plane fitted (least squares) to the
+        background pixels, as ``relion_preprocess`` does by default (an ice-thickness
+        gradient across the box then does not bias the particle); False subtracts the
+        background mean only (``--no_ramp``).
     background_radius_px
         Radius of the particle circle in output pixels (above 0, below half the output
         box); pixels farther from the centre are the background. None: 75% of half the box.
@@ -54,6 +59,7 @@ class ExtractConfig:
     rescale_px: int | None = None
     invert: bool = True
     normalise: bool = True
+    ramp: bool = True
     background_radius_px: float | None = None
     edge: str = "skip"
     voltage_kv: float = 300.0
@@ -152,6 +158,14 @@ def _mirror(index: np.ndarray, n: int) -> np.ndarray:
     return np.where(folded < n, folded, 2 * n - 1 - folded)
 
 
+def background_plane(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The plane ``a x + b y + c`` fitted by least squares to the ``background`` pixels, over the whole box."""
+    rows, cols = np.indices(image.shape, dtype=np.float64)
+    design = np.stack([cols[background], rows[background], np.ones(int(background.sum()))], axis=1)
+    (a, b, c), *_ = np.linalg.lstsq(design, image[background], rcond=None)
+    return a * cols + b * rows + c
+
+
 def crosses_edge(cx: np.ndarray, cy: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
     x0, y0 = cx - size // 2, cy - size // 2
     return (x0 < 0) | (y0 < 0) | (x0 + size > shape[1]) | (y0 + size > shape[0])
@@ -165,9 +179,12 @@ def prepare_box(box: np.ndarray, config: ExtractConfig, background: np.ndarray) 
         if image.shape != (config.rescale_px, config.rescale_px):  # guards the rounding in fourier_crop
             raise AssertionError(f"Fourier cropping gave {image.shape}, not {config.rescale_px}")
     if config.normalise:
-        values = image[background].astype(np.float64)
+        work = image.astype(np.float64)
+        if config.ramp:
+            work -= background_plane(work, background)
+        values = work[background]
         mean, std = float(values.mean()), float(values.std())
-        image = ((image - mean) / (std if std > 0 else 1.0)).astype(np.float32)
+        image = ((work - mean) / (std if std > 0 else 1.0)).astype(np.float32)
     if config.invert:
         np.negative(image, out=image)
     return image

@@ -36,6 +36,9 @@ def extract_command(
     normalise: bool = typer.Option(
         True, "--normalise/--no-normalise", help="Background (outside the circle) to mean 0, std 1, as RELION does."
     ),
+    ramp: bool = typer.Option(
+        True, "--ramp/--no-ramp", help="Subtract the plane fitted to the background first, as RELION does by default."
+    ),
     background_radius: float | None = typer.Option(
         None, "--background-radius", help="Particle circle radius in output pixels (default 75% of half the box)."
     ),
@@ -56,7 +59,8 @@ def extract_command(
 
     Each box is centred on its pick (rounded to the nearest pixel), optionally
     downsampled by Fourier cropping (the pixel size grows by box/rescale), normalised
-    so the background outside the circle has mean 0 and std 1, and inverted so
+    so the background outside the circle is flat (a fitted plane subtracted) with mean
+    0 and std 1, and inverted so
     particles are white. Paths in particles.star (images, and micrographs given by a
     relative path) are relative to the output folder, and RELION reads them from the
     folder it runs in, so write into the RELION
@@ -67,7 +71,7 @@ def extract_command(
     """
     check_positive(apix, "--apix")
     config = ExtractConfig(
-        box_size_px=box_size, rescale_px=rescale, invert=invert, normalise=normalise,
+        box_size_px=box_size, rescale_px=rescale, invert=invert, normalise=normalise, ramp=ramp,
         background_radius_px=background_radius, edge=edge.value, voltage_kv=voltage, cs_mm=cs,
         amplitude_contrast=amplitude_contrast,
     )
