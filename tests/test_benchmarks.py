@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -110,6 +111,31 @@ def test_junk_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                            "tuned+masks+regions", "tuned+masks+regions+aggregates", "general"}
     for row in setups.values():
         assert 0.0 <= row["on_junk"] <= 1.0 and row["n_picks"] >= row["on_ice"] + row["on_dot"] + row["on_aggregate"]
+
+
+def test_aggregate_ceiling_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = load("bench_aggregate_ceiling")
+    report = module.main(["--quick", "--json", str(tmp_path / "ceiling.json")])
+    assert "aggregates" in capsys.readouterr().out
+    assert {row["training"] for row in report["rows"]} == {"in-domain", "cross-structure"}
+    for row in report["rows"]:
+        assert row["n_picks"] == (row["n_particle_picks"] + row["n_aggregate_picks"] + row["n_other_junk_picks"]
+                                  + row["n_background_picks"]) > 0
+        removed = [cut["aggregates_removed"] for cut in row["cuts"]]
+        assert removed == sorted(removed)  # a looser cut never removes fewer
+
+
+def test_aggregate_ceiling_cut_reads_the_particle_loss_right() -> None:
+    cut_table = load("bench_aggregate_ceiling").cut_table
+    labels = np.array([0] * 200 + [1] * 10 + [-1] * 10)
+    score = np.r_[np.linspace(0.0, 0.5, 200), np.full(10, 0.9), np.full(10, 0.1)]  # aggregates score highest
+    rows = {row["particle_loss"]: row for row in cut_table(score, labels)}
+    assert rows[0.01]["aggregates_removed"] == 1.0 and rows[0.01]["aggregates_left"] == 0
+    assert rows[0.01]["on_junk"] == 0.0
+    score[200:205] = 0.2  # half the aggregates now look like particles
+    rows = {row["particle_loss"]: row for row in cut_table(score, labels)}
+    assert rows[0.05]["aggregates_removed"] == 0.5
+    assert rows[0.05]["on_junk"] == pytest.approx(5 / (190 + 5 + 10), abs=1e-4)
 
 
 def test_general_model_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
