@@ -361,3 +361,79 @@ def test_an_interrupted_extraction_goes_on_where_it_stopped(tmp_path: Path, monk
     reads.clear()
     extract.extract_particles(paths, picks, star, ExtractConfig(BOX, rescale_px=32))  # other settings: all again
     assert reads == ["m0.mrc", "m1.mrc", "m2.mrc"]
+
+
+def _ctf_star(tmp_path: Path, micrographs: list[str], voltage: float = 200.0) -> Path:
+    """A RELION 3.1 micrographs_ctf.star for these micrograph paths, defocus 10000 + 1000 i Å."""
+    rows = "\n".join(f"{m} 1 ctf/{i}.ctf:mrc {10000 + 1000 * i:.1f} {9500 + 1000 * i:.1f} {15.0 * i:.1f} 0.1 4.5"
+                     for i, m in enumerate(micrographs))
+    text = (f"data_optics\nloop_\n_rlnOpticsGroupName #1\n_rlnOpticsGroup #2\n_rlnVoltage #3\n"
+            f"_rlnSphericalAberration #4\n_rlnAmplitudeContrast #5\nopticsGroup1 1 {voltage} 1.4 0.07\n\n"
+            "data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\n_rlnCtfImage #3\n"
+            "_rlnDefocusU #4\n_rlnDefocusV #5\n_rlnDefocusAngle #6\n_rlnCtfFigureOfMerit #7\n"
+            f"_rlnCtfMaxResolution #8\n{rows}\n")
+    path = tmp_path / "micrographs_ctf.star"
+    path.write_text(text)
+    return path
+
+
+def test_each_particle_carries_its_micrographs_ctf(tmp_path: Path) -> None:
+    from cryopick.io.ctf_star import read_ctf_star
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"mic_000{i}.mrc")
+        write_mrc(paths[-1], _micrograph(seed=i), APIX)
+    picks = pd.concat([_picks(INSIDE, "mic_0000"), _picks(INSIDE[:2], "mic_0001")], ignore_index=True)
+    ctf = read_ctf_star(_ctf_star(tmp_path, ["Movies/mic_0001.mrc", "Movies/mic_0000.mrc"]))  # another order
+    result = extract_particles(paths, picks, tmp_path / "out" / "particles.star", ExtractConfig(BOX), ctf=ctf)
+    particles = starfile.read(result.star_path)["particles"]
+    assert len(particles) == 5
+    by_mic = particles.groupby(particles["rlnMicrographName"].map(lambda p: Path(p).stem))
+    first, second = by_mic.get_group("mic_0000"), by_mic.get_group("mic_0001")
+    assert set(first["rlnDefocusU"]) == {11000.0} and set(first["rlnDefocusV"]) == {10500.0}
+    assert set(first["rlnDefocusAngle"]) == {15.0}
+    assert set(second["rlnDefocusU"]) == {10000.0} and set(second["rlnCtfMaxResolution"]) == {4.5}
+
+
+def test_a_micrograph_without_ctf_stops_before_anything_is_written(mic, tmp_path: Path) -> None:
+    from cryopick.io.ctf_star import read_ctf_star
+
+    path, _ = mic
+    ctf = read_ctf_star(_ctf_star(tmp_path, ["Movies/other.mrc"]))
+    out = tmp_path / "out"
+    with pytest.raises(CryopickError, match="1 of the 1 micrographs with picks have no CTF there: mic_0000"):
+        extract_particles([path], _picks(INSIDE), out / "particles.star", ExtractConfig(BOX), ctf=ctf)
+    assert not out.exists() or not any(out.rglob("*.mrcs"))
+
+
+def test_cli_takes_the_ctf_and_optics_from_a_micrographs_ctf_star(mic, tmp_path, capsys):
+    path, _ = mic
+    _picks(INSIDE).to_csv(tmp_path / "picks.csv", index=False)
+    star = _ctf_star(tmp_path, [path.name])
+    out = tmp_path / "particles"
+    code, err = _run(["extract", star, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
+    assert code == 0, err
+    assert f"CTF of each micrograph from {star}" in err
+    written = starfile.read(out / "particles.star")
+    assert set(written["particles"]["rlnDefocusU"]) == {10000.0}
+    optics = written["optics"].iloc[0]
+    assert (optics["rlnVoltage"], optics["rlnSphericalAberration"], optics["rlnAmplitudeContrast"]) == (200, 1.4, 0.07)
+
+    code, err = _run(["extract", path, "--ctf", star, "--voltage", 300, "--picks", tmp_path / "picks.csv",
+                      "--box-size", BOX, "-o", out], capsys)
+    assert code == 0, err
+    written = starfile.read(out / "particles.star")
+    assert written["optics"].iloc[0]["rlnVoltage"] == 300  # given beats the file
+    assert written["optics"].iloc[0]["rlnSphericalAberration"] == 1.4
+    assert set(written["particles"]["rlnDefocusV"]) == {9500.0}
+
+    code, err = _run(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
+    assert code == 0, err
+    written = starfile.read(out / "particles.star")
+    assert "rlnDefocusU" not in written["particles"] and written["optics"].iloc[0]["rlnVoltage"] == 300
+
+    code, err = _run(["extract", path, "--ctf", tmp_path / "picks.csv", "--picks", tmp_path / "picks.csv",
+                      "--box-size", BOX, "-o", out], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "picks.csv" in lines[0] and "CtfFind" in lines[0]

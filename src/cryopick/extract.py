@@ -26,6 +26,13 @@ Edges
     edge pixel is repeated, ``... b a | a b ...``: numpy ``"symmetric"``, which is
     scipy.ndimage's ``"reflect"``, the same rule as :func:`cryopick.patches.extract_patches`).
 
+CTF
+    Given the micrographs' CTF (:mod:`cryopick.io.ctf_star`, RELION's
+    ``micrographs_ctf.star``), every particle row carries its micrograph's
+    ``rlnDefocusU/V``, ``rlnDefocusAngle`` and whichever of B-factor, scale factor, phase
+    shift, fit resolution and figure of merit the file has, as RELION's own extraction
+    does; 2D classification with CTF correction needs them.
+
 Memory
     One micrograph is read at a time, and its stack is written box by box into a
     memory-mapped file before the next is read: one micrograph and one box in memory.
@@ -54,6 +61,7 @@ from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.formats._common import check_file_name, output_file
 from cryopick.io.formats.star import coordinate_columns, star_text  # the STAR boundary's conventions
+from cryopick.io.ctf_star import CtfTable
 from cryopick.io.micrographs import MicrographInfo, read_micrograph, read_micrograph_info
 from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, validate_picks
 from cryopick.particle_stack import EDGE_MODES, ExtractConfig, background_mask, crosses_edge, cut_box, write_stack
@@ -94,6 +102,7 @@ def extract_particles(
     *,
     apix: float | None = None,
     picks_source: str | Path | None = None,
+    ctf: CtfTable | None = None,
 ) -> ExtractResult:
     """Cut every pick out of its micrograph and write MRC stacks and a RELION 3.1 STAR file.
 
@@ -114,6 +123,9 @@ def extract_particles(
         Pixel size in Å/px, overriding the micrograph headers.
     picks_source
         The file the picks came from, named in errors.
+    ctf
+        Each micrograph's CTF (:func:`cryopick.io.ctf_star.read_ctf_star`); every
+        particle gets its micrograph's columns. Every micrograph with picks needs a row.
 
     Returns
     -------
@@ -123,7 +135,8 @@ def extract_particles(
     ------
     CryopickError
         No micrographs or picks; names shared by two micrographs; no pick names a given
-        micrograph; a pick outside its micrograph; every box crosses the edge (``skip``).
+        micrograph; a pick outside its micrograph; every box crosses the edge (``skip``);
+        ``ctf`` lacks a micrograph with picks.
     """
     star_path = output_file(Path(star_path))
     if not micrographs:
@@ -142,6 +155,8 @@ def extract_particles(
     table, n_left_out, n_mics_left_out = keep_given(table, shapes)
     check_names_match(table, shapes, picks_source)
     check_inside(table, shapes, picks_source)
+    if ctf is not None:
+        _check_ctf_covers(ctf, sorted(set(table["micrograph"])))
 
     folder = star_path.parent / STACK_FOLDER
     optics: dict[float, str] = {}  # original pixel size -> optics group number
@@ -174,26 +189,39 @@ def extract_particles(
         stacks.append(target)
         optics_group = optics.setdefault(round(info.apix, 6), str(len(optics) + 1))
         mic_path = str(info.path) if info.path.is_absolute() else os.path.relpath(info.path, star_path.parent)
-        rows.append(_particle_rows(group, mic_path, f"{STACK_FOLDER}/{target.name}", optics_group))
+        rows.append(_particle_rows(group, mic_path, f"{STACK_FOLDER}/{target.name}", optics_group,
+                                   None if ctf is None else ctf.per_micrograph.loc[info.name]))
         log.info("%s: %d particles -> %s", info.path, len(group), target)
     if not rows:
         raise CryopickError(f"all {n_skipped} picks lie within half a box ({config.box_size_px // 2} px) of the "
                             "micrograph edge", path=picks_source, fix="use --edge pad, or a smaller --box-size")
-    _write_star(star_path, optics, pd.concat(rows, ignore_index=True), config)
+    _write_star(star_path, optics, pd.concat(rows, ignore_index=True), config, [] if ctf is None else ctf.columns)
     return ExtractResult(star_path, tuple(stacks), sum(len(r) for r in rows), n_skipped, n_padded,
                          n_left_out, n_mics_left_out)
 
 
-def _particle_rows(group: pd.DataFrame, micrograph: str, stack: str, optics_group: str) -> pd.DataFrame:
+def _particle_rows(group: pd.DataFrame, micrograph: str, stack: str, optics_group: str,
+                   ctf: pd.Series | None = None) -> pd.DataFrame:
     """The particles block rows of one micrograph (coordinates as :mod:`~cryopick.io.formats.star` writes them)."""
     rows = coordinate_columns(group)
     rows["rlnImageName"] = [f"{i:06d}@{stack}" for i in range(1, len(group) + 1)]
     rows["rlnMicrographName"] = micrograph
     rows["rlnOpticsGroup"] = optics_group
+    for column, value in ({} if ctf is None else ctf.items()):
+        rows[column] = f"{float(value):.6f}"
     return rows
 
 
-def _write_star(path: Path, optics: dict[float, str], particles: pd.DataFrame, config: ExtractConfig) -> None:
+def _check_ctf_covers(ctf: CtfTable, names: list[str]) -> None:
+    missing = ctf.missing(names)
+    if missing:
+        listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise CryopickError(f"{len(missing)} of the {len(names)} micrographs with picks have no CTF there: {listed}",
+                            path=ctf.path, fix="give the CtfFind STAR that lists them, or leave --ctf out")
+
+
+def _write_star(path: Path, optics: dict[float, str], particles: pd.DataFrame, config: ExtractConfig,
+                ctf_columns: list[str]) -> None:
     """A RELION 3.1 particles STAR file: ``data_optics`` and ``data_particles``."""
     groups = list(optics.items())
     table = pd.DataFrame(
@@ -210,7 +238,7 @@ def _write_star(path: Path, optics: dict[float, str], particles: pd.DataFrame, c
         }
     )
     columns = ["rlnCoordinateX", "rlnCoordinateY", "rlnImageName", "rlnMicrographName", "rlnOpticsGroup",
-               "rlnAutopickFigureOfMerit"]
+               "rlnAutopickFigureOfMerit", *ctf_columns]
     write_text_atomic(path, star_text({"optics": table, "particles": particles[columns]}))
 
 

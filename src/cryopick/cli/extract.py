@@ -10,6 +10,7 @@ import typer
 from cryopick.cli._common import check_format, check_positive, console
 from cryopick.extract import STACK_FOLDER, ExtractConfig, extract_particles
 from cryopick.io.coords import CoordOptions, read_coords
+from cryopick.io.ctf_star import CtfTable, has_ctf, read_ctf_star
 from cryopick.io.listing import list_micrographs
 
 
@@ -45,9 +46,17 @@ def extract_command(
     edge: Edge = typer.Option(
         Edge.skip, "--edge", help="Boxes crossing the micrograph edge: skip them, or pad by mirroring the micrograph."
     ),
-    voltage: float = typer.Option(300.0, "--voltage", help="Acceleration voltage in kV (optics block)."),
-    cs: float = typer.Option(2.7, "--cs", help="Spherical aberration in mm (optics block)."),
-    amplitude_contrast: float = typer.Option(0.1, "--amplitude-contrast", help="Amplitude contrast (optics block)."),
+    ctf: Path | None = typer.Option(
+        None, "--ctf", help="RELION's micrographs_ctf.star: each particle gets its micrograph's defocus (and the "
+        "optics' voltage, Cs, amplitude contrast). Default: the micrographs STAR file, when it has a CTF."
+    ),
+    voltage: float | None = typer.Option(
+        None, "--voltage", help="Acceleration voltage in kV (optics block; default: --ctf's, else 300)."
+    ),
+    cs: float | None = typer.Option(None, "--cs", help="Spherical aberration in mm (default: --ctf's, else 2.7)."),
+    amplitude_contrast: float | None = typer.Option(
+        None, "--amplitude-contrast", help="Amplitude contrast (default: --ctf's, else 0.1)."
+    ),
     apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
     picks_format: str | None = typer.Option(None, "--picks-format", help="Format of --picks if not from the suffix."),
 ) -> None:
@@ -56,6 +65,8 @@ def extract_command(
     Example:
 
         cryopick extract mics/*.mrc --picks picks.star --box-size 256 --rescale 128 -o particles/
+
+        cryopick extract CtfFind/job003/micrographs_ctf.star --picks picks.star --box-size 256 -o .
 
     Each box is centred on its pick (rounded to the nearest pixel), optionally
     downsampled by Fourier cropping (the pixel size grows by box/rescale), normalised
@@ -66,18 +77,27 @@ def extract_command(
     folder it runs in, so write into the RELION
     project folder (-o . from there) or run RELION in the output folder; then import
     particles.star (Import, "Particles STAR file") or give it to 2D classification.
-    Voltage, Cs and amplitude contrast are not in micrographs: give them if they are
-    not 300 kV, 2.7 mm and 0.1.
+    Given RELION's micrographs_ctf.star (as the micrographs, or with --ctf), every
+    particle carries its micrograph's CTF, as RELION's own extraction writes it, and
+    the optics block takes the file's voltage, Cs and amplitude contrast. Without one,
+    give those if they are not 300 kV, 2.7 mm and 0.1.
     """
     check_positive(apix, "--apix")
+    ctf_table = _ctf_table(ctf, micrographs)
+    optics = {} if ctf_table is None else ctf_table.optics
+    given = {"voltage_kv": voltage, "cs_mm": cs, "amplitude_contrast": amplitude_contrast}
     config = ExtractConfig(
         box_size_px=box_size, rescale_px=rescale, invert=invert, normalise=normalise, ramp=ramp,
-        background_radius_px=background_radius, edge=edge.value, voltage_kv=voltage, cs_mm=cs,
-        amplitude_contrast=amplitude_contrast,
+        background_radius_px=background_radius, edge=edge.value,
+        **{field: value if value is not None else optics.get(field, getattr(ExtractConfig, field))
+           for field, value in given.items()},
     )
     paths = list_micrographs(micrographs)
     table = read_coords(picks, check_format(picks_format), CoordOptions())
-    result = extract_particles(paths, table, output / "particles.star", config, apix=apix, picks_source=picks)
+    result = extract_particles(paths, table, output / "particles.star", config, apix=apix, picks_source=picks,
+                               ctf=ctf_table)
+    if ctf_table is not None:
+        console.print(f"CTF of each micrograph from {ctf_table.path}", markup=False, soft_wrap=True)
     if result.n_micrographs_left_out:
         console.print(f"note: {result.n_left_out} picks on {result.n_micrographs_left_out} micrograph(s) "
                       "not given are left out", soft_wrap=True)
@@ -85,3 +105,12 @@ def extract_command(
                  else f"{result.n_padded} padded at the edge")
     console.print(f"{result.n_extracted} particles extracted ({edge_note}) from {len(result.stacks)} "
                   f"micrograph(s) -> {result.star_path}", markup=False, soft_wrap=True)
+
+
+def _ctf_table(ctf: Path | None, micrographs: list[str]) -> CtfTable | None:
+    """--ctf's table; else that of the one micrographs STAR file given, when it has a CTF; else None."""
+    if ctf is not None:
+        return read_ctf_star(ctf)
+    if len(micrographs) == 1 and has_ctf(Path(micrographs[0])):
+        return read_ctf_star(micrographs[0])
+    return None
