@@ -116,6 +116,8 @@ def test_bad_ctf_files_are_one_line_errors_naming_the_file(tmp_path: Path, text:
 def test_missing_ctf_file_says_what_to_give(tmp_path: Path) -> None:
     with pytest.raises(CryopickError, match="CTF file not found.*CtfFind"):
         read_ctf_star(tmp_path / "nope.star")
+    with pytest.raises(CryopickError, match="is a folder, not a CTF file.*CtfFind"):
+        read_ctf_star(tmp_path)
 
 
 def test_the_same_row_twice_is_fine(tmp_path: Path) -> None:

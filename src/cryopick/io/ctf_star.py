@@ -89,7 +89,7 @@ def read_ctf_star(path: str | Path) -> CtfTable:
     """
     path = Path(path)
     if not path.is_file():
-        raise CryopickError("CTF file not found", path=path, fix=FIX)
+        raise CryopickError("is a folder, not a CTF file" if path.is_dir() else "CTF file not found", path=path, fix=FIX)
     blocks = _blocks(path)
     table = _micrographs_block(blocks, path)
     if table is None:
