@@ -65,7 +65,8 @@ def display_bin(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, int]:
         return np.where(count > 0, total / count, np.nan).astype(np.float32), factor
 
 
-def _contrast(binned: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
+def display_range(binned: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
+    """The grey range to show: the ``low`` and ``high`` percentiles of the finite pixels (never empty)."""
     values = binned[np.isfinite(binned)]
     if values.size == 0:
         return 0.0, 1.0
@@ -164,7 +165,7 @@ def plot_overlay(image: np.ndarray, path: str | Path, picks: pd.DataFrame | None
     fig = Figure(figsize=(width / DPI, (height + top) / DPI), dpi=DPI)
     ax = fig.add_axes((0.0, 0.0, 1.0, height / (height + top)))
     ax.set_axis_off()
-    vmin, vmax = _contrast(binned)
+    vmin, vmax = display_range(binned)
     # Binned pixel (i, j) covers original pixel centres i*factor-0.5 ... (i+1)*factor-0.5.
     ax.imshow(binned, cmap="gray", vmin=vmin, vmax=vmax, origin="upper", interpolation="nearest",
               extent=(-0.5, bx * factor - 0.5, by * factor - 0.5, -0.5), resample=False)
