@@ -107,6 +107,14 @@ def test_bad_requests_are_one_line_errors(dataset: dict, kwargs: dict, message: 
     assert "\n" not in str(caught.value)
 
 
+def test_picks_that_name_none_of_the_micrographs_are_an_error(dataset: dict) -> None:
+    elsewhere = dataset["picks"].loc[dataset["picks"]["micrograph"] == "elsewhere"]
+    with pytest.raises(CryopickError, match="none of the picks is on these micrographs.*elsewhere.*mic_0"):
+        review_page(elsewhere, dataset["paths"], diameter_px=DIAMETER_PX)
+    page = review_page(elsewhere.iloc[:0], dataset["paths"], diameter_px=DIAMETER_PX)  # no picks: add them all
+    assert [m["picks"] for m in _data(page)["micrographs"]] == [[], []]
+
+
 def test_bad_settings_are_refused() -> None:
     for settings in ({"threshold": float("inf")}, {"max_side_px": 10}, {"max_micrographs": 0}):
         with pytest.raises(CryopickError):

@@ -115,7 +115,8 @@ def review_page(picks: pd.DataFrame, micrographs: Sequence[str | Path], *, diame
     picks
         A Picks table; every candidate of a shown micrograph is embedded with its score.
     micrographs
-        The micrographs to review (the first ``config.max_micrographs``); names must be unique.
+        The micrographs to review, at most ``config.max_micrographs``; names must be unique.
+        Picks of other micrographs are left out, but some pick must name one of these.
     diameter_px
         Particle diameter in pixels of the micrographs: the size of the circles.
     config
@@ -124,7 +125,8 @@ def review_page(picks: pd.DataFrame, micrographs: Sequence[str | Path], *, diame
     Raises
     ------
     CryopickError
-        No micrographs; more than ``max_micrographs``; two with one name; a bad diameter.
+        No micrographs; more than ``max_micrographs``; two with one name; a bad diameter;
+        picks of which none names these micrographs.
     """
     if not micrographs:
         raise CryopickError("no micrographs to review", fix="give the micrographs the picks were made on")
@@ -151,6 +153,11 @@ def review_page(picks: pd.DataFrame, micrographs: Sequence[str | Path], *, diame
         entries.append({"name": micrograph_name(path), "star_name": _star_name(path), "width": nx, "height": ny,
                         "factor": factor, "view_width": cols, "view_height": rows,
                         "radius_px": 0.5 * diameter_px, "picks": candidates, "jpeg": jpeg})
+    if len(table) and not any(e["picks"] for e in entries):
+        few = ", ".join(sorted(set(table["micrograph"]))[:3])
+        raise CryopickError(f"none of the picks is on these micrographs (the picks name {few} ...; the "
+                            f"micrographs are {', '.join(e['name'] for e in entries[:3])} ...)",
+                            fix="give the micrographs the picks were made on (names match by file stem)")
     threshold = config.threshold
     if threshold is None:
         scores = [p[2] for e in entries for p in e["picks"] if p[2] is not None]
