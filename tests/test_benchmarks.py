@@ -113,6 +113,32 @@ def test_junk_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert 0.0 <= row["on_junk"] <= 1.0 and row["n_picks"] >= row["on_ice"] + row["on_dot"] + row["on_aggregate"]
 
 
+def test_review_loop_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_review_loop").main(["--quick", "--json", str(tmp_path / "review.json")])
+    assert "clicks" in capsys.readouterr().out
+    rows = {row["setup"]: row for row in report["rows"]}
+    assert set(rows) == {"general", "reject-only", "full"}
+    assert rows["general"]["clicks"] == 0 and rows["full"]["clicks_add"] >= rows["reject-only"]["clicks_add"] == 0
+    # a perfect reviewer's labels are never worse than no labels on the same test micrograph
+    assert rows["reject-only"]["f1"] >= rows["general"]["f1"] - 0.02, rows
+
+
+def test_a_perfect_reviewer_rejects_the_false_picks_and_adds_the_missed() -> None:
+    import pandas as pd
+
+    from cryopick.io.picks import make_picks
+
+    reviewed_labels = load("bench_review_loop").reviewed_labels
+    truth = make_picks("m", [10.0, 50.0, 90.0], [10.0, 50.0, 90.0], np.nan, 20.0)
+    picks = pd.concat([make_picks("m", [11.0, 52.0, 200.0], [10.0, 49.0, 200.0], [0.9, 0.8, 0.7], 20.0),
+                       make_picks("other", [5.0], [5.0], [0.6], 20.0)], ignore_index=True)
+    kept, facts = reviewed_labels(picks, truth, 10.0, "reject-only")
+    assert facts == {"n_labels": 2, "clicks_reject": 2, "clicks_add": 0, "clicks": 2}
+    assert sorted(kept["x"]) == [11.0, 52.0]
+    kept, facts = reviewed_labels(picks, truth, 10.0, "full")
+    assert facts["clicks_add"] == 1 and sorted(kept["x"]) == [11.0, 52.0, 90.0]
+
+
 def test_aggregate_ceiling_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     module = load("bench_aggregate_ceiling")
     report = module.main(["--quick", "--json", str(tmp_path / "ceiling.json")])
