@@ -27,7 +27,10 @@ demo: install
 		--micrographs $(DEMO)/data/micrographs --out $(DEMO)/report
 	$(BIN)/cryopick report --picks $(DEMO)/picks.star $(DEMO)/data/micrographs --truth $(DEMO)/data/truth.star \
 		-o $(DEMO)/report.html
+	$(BIN)/cryopick review $(DEMO)/data/micrographs/mic_0000.mrc $(DEMO)/data/micrographs/mic_0001.mrc \
+		--picks $(DEMO)/picks.star -o $(DEMO)/review.html
 	@echo "Demo report: $(DEMO)/report.html (one page; metrics.json, pr_curve.png, overlay_*.png in $(DEMO)/report)"
+	@echo "Review the picks by hand: $(DEMO)/review.html (docs/review.md)"
 
 test: install
 	$(BIN)/python -m pytest
