@@ -198,6 +198,7 @@ def test_the_page_draws_its_picks_in_headless_chromium(dataset: dict, tmp_path: 
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(re.findall(r'<circle[^>]*class="kept"', run.stdout)) == 3  # 0.9, 0.6 and 0.8
     assert "3 picks kept (0 added by you), 0 rejected" in run.stdout
+    assert "<title>score 0.900</title>" in run.stdout  # a pick's score on hover
 
 
 # ------------------------------------------------------------------------------ the command

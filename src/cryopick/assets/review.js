@@ -152,10 +152,13 @@ if (typeof document !== "undefined") {
 
     const toView = (value, m) => (value + 0.5) / m.factor;
 
-    function circle(group, x, y, r, cls, onClick) {
+    function circle(group, x, y, r, cls, label, onClick) {
       const c = document.createElementNS(SVG, "circle");
       c.setAttribute("cx", x); c.setAttribute("cy", y); c.setAttribute("r", r);
       c.setAttribute("class", cls);
+      const title = document.createElementNS(SVG, "title");  // shown on hover
+      title.textContent = label;
+      c.appendChild(title);
       c.addEventListener("click", (event) => { event.stopPropagation(); onClick(); });
       group.appendChild(c);
     }
@@ -168,11 +171,13 @@ if (typeof document !== "undefined") {
         state.micrographs[k].picks.forEach((p, i) => {
           const keep = Review.isKept(p, state.threshold);
           if (!keep && p.status !== "rejected") return;
+          const score = p.score === null ? "no score" : `score ${p.score.toFixed(3)}`;
           circle(group, toView(p.x, m), toView(p.y, m), r, keep ? "kept" : "rejected",
+            `${score}${p.status === "auto" ? "" : `, ${p.status} by you`}`,
             () => { Review.toggle(state, k, i); changed(); });
         });
         state.micrographs[k].added.forEach((p, i) => {
-          circle(group, toView(p.x, m), toView(p.y, m), r, "added",
+          circle(group, toView(p.x, m), toView(p.y, m), r, "added", "added by you",
             () => { Review.removeAdded(state, k, i); changed(); });
         });
       });
