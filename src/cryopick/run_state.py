@@ -248,3 +248,15 @@ def finished_run(folder: str | Path) -> tuple[pd.DataFrame, dict] | None:
         if data["x"].size:
             tables.append(make_picks(part.name[: -len(PART_SUFFIX)], *(data[c] for c in PART_COLUMNS)))
     return (pd.concat(tables, ignore_index=True) if tables else empty_picks()), facts
+
+
+def run_candidates(picks_path: str | Path) -> tuple[pd.DataFrame, float] | None:
+    """Every candidate of the finished pick run that wrote ``picks_path``, and its threshold.
+
+    None when no finished run is beside the file, or the run kept every peak
+    (``--all-peaks``: no threshold, and the picks file already has them all).
+    """
+    run = finished_run(run_folder_for(picks_path))
+    if run is None or run[1].get("threshold") is None:
+        return None
+    return run[0], float(run[1]["threshold"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -137,6 +138,18 @@ def check_positive(value: float | None, flag: str) -> None:
     """Reject a zero or negative value of a numeric flag."""
     if value is not None and not value > 0:
         raise CryopickError(f"{flag} must be positive, got {value}", fix=f"give {flag} a value above 0")
+
+
+def diameter_px_from(diameter_A: float | None, apix: float | None, paths: Sequence[Path]) -> float | None:
+    """--diameter (Å) in pixels: by --apix, else by the first micrograph's header; None without --diameter."""
+    if diameter_A is None:
+        return None
+    pixel = apix if apix is not None else (
+        read_micrograph_info(paths[0], None, require_apix=False).apix if paths else math.nan)
+    if not math.isfinite(pixel):
+        raise CryopickError("--diameter is in Å but the pixel size is unknown", path=paths[0] if paths else None,
+                            fix="pass --apix, or micrographs whose headers give it")
+    return diameter_A / pixel
 
 
 def match_radius_px(

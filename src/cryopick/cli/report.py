@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console
+from cryopick.cli._common import check_format, check_positive, console, diameter_px_from
 from cryopick.errors import CryopickError
 from cryopick.html_report import ReportConfig, write_report
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import read_micrograph_info
-from cryopick.run_state import finished_run, run_folder_for
+from cryopick.run_state import run_candidates, run_folder_for
 
 
 def report_command(
@@ -54,12 +52,10 @@ def report_command(
         raise CryopickError(f"--thumbnails must be 0 or more, got {thumbnails}", fix="give e.g. 6")
     paths = list_micrographs(micrographs) if micrographs else []
     picks_table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
-    run = finished_run(run_folder_for(picks)) if threshold is None and model is None else None
-    if run is not None and run[1].get("threshold") is None:  # an --all-peaks run: the file has them all
-        run = None
+    run = run_candidates(picks) if threshold is None and model is None else None
     if run is not None:
         # the pick run kept every candidate: show all their scores, and its threshold
-        picks_table, threshold = run[0], float(run[1]["threshold"])
+        picks_table, threshold = run
         console.print(f"note: every candidate from {run_folder_for(picks)} is shown, with the pick run's "
                       f"threshold {threshold:.3g}", markup=False, soft_wrap=True)
     truth_table = None if truth is None else read_coords(truth, check_format(truth_format))
@@ -75,14 +71,7 @@ def report_command(
             threshold = loaded.threshold
     if truth is not None:
         sources["truth"] = str(truth)
-    diameter_px = None
-    if diameter is not None:
-        pixel = apix if apix is not None else (
-            read_micrograph_info(paths[0], None, require_apix=False).apix if paths else math.nan)
-        if not math.isfinite(pixel):
-            raise CryopickError("--diameter is in Å but the pixel size is unknown",
-                                fix="pass --apix, or micrographs whose headers give it")
-        diameter_px = diameter / pixel
+    diameter_px = diameter_px_from(diameter, apix, paths)
     config = ReportConfig(max_thumbnails=thumbnails, threshold=threshold, diameter_px=diameter_px, apix=apix)
     write_report(output, picks_table, paths, truth=truth_table, training=training, config=config, sources=sources)
     what = f"{len(picks_table)} picks" if run is None else f"{len(picks_table)} candidates"

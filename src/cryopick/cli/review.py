@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console
+from cryopick.cli._common import check_format, check_positive, console, diameter_px_from
 from cryopick.errors import CryopickError
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import read_micrograph_info
 from cryopick.report import diameter_of
 from cryopick.review_page import ReviewConfig, write_review_page
-from cryopick.run_state import finished_run, run_folder_for
+from cryopick.run_state import run_candidates, run_folder_for
 
 
 def review_command(
@@ -55,18 +53,13 @@ def review_command(
         check_positive(value, flag)
     paths = list_micrographs(micrographs)
     table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
-    run = finished_run(run_folder_for(picks)) if threshold is None else None
-    if run is not None and run[1].get("threshold") is not None:
-        table, threshold = run[0], float(run[1]["threshold"])
+    run = run_candidates(picks) if threshold is None else None
+    if run is not None:
+        table, threshold = run
         console.print(f"note: every candidate from {run_folder_for(picks)} is on the page; the slider starts at "
                       f"the pick run's threshold {threshold:.3g}", markup=False, soft_wrap=True)
-    if diameter is not None:
-        pixel = apix if apix is not None else read_micrograph_info(paths[0], None, require_apix=False).apix
-        if not math.isfinite(pixel):
-            raise CryopickError("--diameter is in Å but the pixel size is unknown", path=paths[0],
-                                fix="pass --apix, or micrographs whose headers give it")
-        diameter_px = diameter / pixel
-    else:
+    diameter_px = diameter_px_from(diameter, apix, paths)
+    if diameter_px is None:
         diameter_px = diameter_of(table)
         if diameter_px is None:
             raise CryopickError("cannot tell how big the particles are", path=picks,
