@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cryopick.errors import CryopickError
-from cryopick.io.ctf_star import has_ctf, read_ctf_star
+from cryopick.io.ctf_star import ctf_of_micrographs_star, read_ctf_star
 
 # As RELION 3.1's CtfFind job writes it (two micrographs, one optics group).
 RELION31 = """
@@ -86,12 +86,13 @@ def test_relion30_file_takes_the_optics_from_the_rows(tmp_path: Path) -> None:
     assert table.optics == {"voltage_kv": 300.0, "cs_mm": 2.7, "amplitude_contrast": 0.1}
 
 
-def test_has_ctf_tells_a_ctf_file_from_a_plain_micrographs_list(tmp_path: Path) -> None:
+def test_a_ctf_file_is_told_from_a_plain_micrographs_list(tmp_path: Path) -> None:
     plain = "data_\nloop_\n_rlnMicrographName #1\nMicrographs/a.mrc\n"
-    assert has_ctf(_write(tmp_path, RELION31))
-    assert not has_ctf(_write(tmp_path, plain, "corrected_micrographs.star"))
-    assert not has_ctf(tmp_path / "missing.star")
-    assert not has_ctf(_write(tmp_path, "not a star file {", "broken.star"))
+    table = ctf_of_micrographs_star(_write(tmp_path, RELION31))
+    assert table is not None and list(table.per_micrograph.index) == ["mic_0000", "mic_0001"]
+    assert ctf_of_micrographs_star(_write(tmp_path, plain, "corrected_micrographs.star")) is None
+    assert ctf_of_micrographs_star(tmp_path / "missing.star") is None
+    assert ctf_of_micrographs_star(_write(tmp_path, "not a star file {", "broken.star")) is None
 
 
 @pytest.mark.parametrize(

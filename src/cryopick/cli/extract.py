@@ -10,7 +10,7 @@ import typer
 from cryopick.cli._common import check_format, check_positive, console
 from cryopick.extract import STACK_FOLDER, ExtractConfig, extract_particles
 from cryopick.io.coords import CoordOptions, read_coords
-from cryopick.io.ctf_star import CtfTable, has_ctf, read_ctf_star
+from cryopick.io.ctf_star import CtfTable, ctf_of_micrographs_star, read_ctf_star
 from cryopick.io.listing import list_micrographs
 
 
@@ -111,6 +111,4 @@ def _ctf_table(ctf: Path | None, micrographs: list[str]) -> CtfTable | None:
     """--ctf's table; else that of the one micrographs STAR file given, when it has a CTF; else None."""
     if ctf is not None:
         return read_ctf_star(ctf)
-    if len(micrographs) == 1 and has_ctf(Path(micrographs[0])):
-        return read_ctf_star(micrographs[0])
-    return None
+    return ctf_of_micrographs_star(Path(micrographs[0])) if len(micrographs) == 1 else None

@@ -66,14 +66,21 @@ class CtfTable:
         return [name for name in names if name not in self.per_micrograph.index]
 
 
-def has_ctf(path: Path) -> bool:
-    """Whether ``path`` is a STAR file whose micrographs carry a fitted CTF (``rlnDefocusU``)."""
+def ctf_of_micrographs_star(path: Path) -> CtfTable | None:
+    """The CTF table of ``path`` if it is a STAR file whose micrographs carry a fitted CTF, else None.
+
+    For a micrographs argument that may or may not be CtfFind's output: a file without
+    the defocus columns, or not a readable STAR file, is None (its listing reports what is
+    wrong with it); one with them is read and checked as :func:`read_ctf_star` does.
+    """
     if path.suffix.lower() != ".star" or not path.is_file():
-        return False
+        return None
     try:
-        return _micrographs_block(_blocks(path), path) is not None
+        blocks = _blocks(path)
+        table = _micrographs_block(blocks, path)
     except CryopickError:
-        return False
+        return None
+    return None if table is None else _ctf_table(blocks, table, path)
 
 
 def read_ctf_star(path: str | Path) -> CtfTable:
@@ -94,6 +101,11 @@ def read_ctf_star(path: str | Path) -> CtfTable:
     table = _micrographs_block(blocks, path)
     if table is None:
         raise CryopickError(f"no block has rlnMicrographName and {', '.join(REQUIRED_COLUMNS)}", path=path, fix=FIX)
+    return _ctf_table(blocks, table, path)
+
+
+def _ctf_table(blocks: dict, table: pd.DataFrame, path: Path) -> CtfTable:
+    """The checked per-micrograph CTF of the micrographs ``table`` of a parsed file."""
     columns = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in table.columns]
     values = table[columns].apply(pd.to_numeric, errors="coerce").astype(float)
     names = [micrograph_name(str(entry)) for entry in table["rlnMicrographName"]]
