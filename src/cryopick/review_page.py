@@ -5,8 +5,9 @@ away the picks on junk, click on the particles it missed, download ``reviewed.st
 and fine-tune on it (``cryopick train MIC --coords reviewed.star --init general``).
 
 :func:`write_review_page` writes one self-contained HTML file: each micrograph as a
-grey JPEG picture (block-averaged to ``max_side_px``, lightly smoothed, grey from the median
-- 3.5 to + 3.5 robust standard deviations, so ice or carbon does not wash the particles out), every candidate with its score as embedded JSON, and the script
+grey JPEG picture (block-averaged to ``max_side_px``, lightly smoothed, grey from the
+median - 3.5 to + 3.5 robust standard deviations, so ice or carbon does not wash the
+particles out), every candidate with its score as embedded JSON, and the script
 ``assets/review.js``. A threshold slider sets which candidates are kept; clicking a
 pick flips it (kept to rejected, else to accepted), clicking elsewhere adds one, and
 clicking an added pick removes it. Decisions are kept in the browser's localStorage
@@ -140,17 +141,17 @@ def review_page(picks: pd.DataFrame, micrographs: Sequence[str | Path], *, diame
     entries, seen = [], set()
     for path in map(Path, micrographs):
         mic = read_micrograph(path, config.apix, allow_nonfinite=True)
-        if mic.name in seen:
-            raise CryopickError(f"two micrographs share the name {mic.name!r}", path=path,
+        name, (ny, nx) = mic.name, mic.data.shape
+        if name in seen:
+            raise CryopickError(f"two micrographs share the name {name!r}", path=path,
                                 fix="give each micrograph once; names (file stems) must be unique")
-        seen.add(mic.name)
+        seen.add(name)
         jpeg, factor, (rows, cols) = _picture(mic.data, config.max_side_px, diameter_px)
-        ny, nx = mic.data.shape
         del mic
-        mine = picks_for(table, micrograph_name(path))
+        mine = picks_for(table, name)
         candidates = [[round(float(x), 3), round(float(y), 3), _score(s)]
                       for x, y, s in zip(mine["x"], mine["y"], mine["score"], strict=True)]
-        entries.append({"name": micrograph_name(path), "star_name": _star_name(path), "width": nx, "height": ny,
+        entries.append({"name": name, "star_name": _star_name(path), "width": nx, "height": ny,
                         "factor": factor, "view_width": cols, "view_height": rows,
                         "radius_px": 0.5 * diameter_px, "picks": candidates, "jpeg": jpeg})
     if len(table) and not any(e["picks"] for e in entries):
@@ -158,21 +159,18 @@ def review_page(picks: pd.DataFrame, micrographs: Sequence[str | Path], *, diame
         raise CryopickError(f"none of the picks is on these micrographs (the picks name {few} ...; the "
                             f"micrographs are {', '.join(e['name'] for e in entries[:3])} ...)",
                             fix="give the micrographs the picks were made on (names match by file stem)")
-    threshold = config.threshold
-    if threshold is None:
-        scores = [p[2] for e in entries for p in e["picks"] if p[2] is not None]
-        threshold = min(scores) if scores else 0.0
-    return _html(entries, float(threshold))
+    scores = [p[2] for e in entries for p in e["picks"] if p[2] is not None]
+    threshold = config.threshold if config.threshold is not None else (min(scores) if scores else 0.0)
+    return _html(entries, float(threshold), scores)
 
 
-def _html(entries: list[dict], threshold: float) -> str:
+def _html(entries: list[dict], threshold: float, scores: list[float]) -> str:
     data = {"threshold": threshold,
             "micrographs": [{k: v for k, v in e.items() if k != "jpeg"} for e in entries]}
     data["id"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     script = resources.files("cryopick").joinpath("assets/review.js").read_text(encoding="utf-8")
     # "<" as its JSON escape: no name can end the script element or open an HTML comment in it
     payload = json.dumps(data, allow_nan=False).replace("<", "\\u003c")
-    scores = [p[2] for e in entries for p in e["picks"] if p[2] is not None]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
     step = (high - low) / 200 if high > low else 0.01
     figures = []
