@@ -17,6 +17,7 @@ from cryopick.io.coords import read_coords
 from cryopick.io.micrographs import write_mrc
 from cryopick.io.picks import empty_picks, make_picks
 from cryopick.preprocess import fourier_crop
+from tests.test_cli import run_cli
 
 APIX = 1.5
 SHAPE = (300, 420)  # rows (y), columns (x): not square
@@ -281,22 +282,11 @@ def test_bad_picks_are_one_line_errors(mic, tmp_path):
     assert not (tmp_path / "p.star").exists()
 
 
-def _run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from cryopick.cli import main
-
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    return code, capsys.readouterr().err
-
-
 def test_cli_writes_particles_and_says_what_it_did(mic, tmp_path, capsys):
     path, _ = mic
     _picks(DISCS).to_csv(tmp_path / "picks.csv", index=False)
     out = tmp_path / "particles"
-    code, err = _run(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "--rescale", 32,
+    code, _, err = run_cli(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "--rescale", 32,
                       "-o", out], capsys)
     assert code == 0, err
     assert "3 particles extracted (1 skipped at the edge)" in err and str(out / "particles.star") in err
@@ -304,14 +294,14 @@ def test_cli_writes_particles_and_says_what_it_did(mic, tmp_path, capsys):
     assert stack.shape == (3, 32, 32) and voxel == pytest.approx(APIX * 2)
     assert len(starfile.read(out / "particles.star")["particles"]) == 3
 
-    code, err = _run(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "--edge", "pad",
+    code, _, err = run_cli(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "--edge", "pad",
                       "--no-invert", "--voltage", 200, "-o", out], capsys)
     assert code == 0, err
     assert "4 particles extracted (1 padded at the edge)" in err
     optics = starfile.read(out / "particles.star")["optics"].iloc[0]
     assert optics["rlnVoltage"] == 200 and optics["rlnImageSize"] == BOX
 
-    code, err = _run(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", 63, "-o", out], capsys)
+    code, _, err = run_cli(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", 63, "-o", out], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "even" in lines[0] and "fix:" in lines[0]
 
@@ -319,7 +309,8 @@ def test_cli_writes_particles_and_says_what_it_did(mic, tmp_path, capsys):
 def test_cli_paths_in_the_star_file_are_relative_to_its_folder(mic, tmp_path, capsys, monkeypatch):
     _picks(INSIDE).to_csv(tmp_path / "picks.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    code, err = _run(["extract", "mic_0000.mrc", "--picks", "picks.csv", "--box-size", BOX, "-o", "job/out"], capsys)
+    code, _, err = run_cli(["extract", "mic_0000.mrc", "--picks", "picks.csv", "--box-size", BOX, "-o", "job/out"],
+                           capsys)
     assert code == 0, err
     particles = starfile.read(tmp_path / "job" / "out" / "particles.star")["particles"]
     assert set(particles["rlnMicrographName"]) == {"../../mic_0000.mrc"}
@@ -412,7 +403,7 @@ def test_cli_takes_the_ctf_and_optics_from_a_micrographs_ctf_star(mic, tmp_path,
     _picks(INSIDE).to_csv(tmp_path / "picks.csv", index=False)
     star = _ctf_star(tmp_path, [path.name])
     out = tmp_path / "particles"
-    code, err = _run(["extract", star, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
+    code, _, err = run_cli(["extract", star, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
     assert code == 0, err
     assert f"CTF of each micrograph from {star}" in err
     written = starfile.read(out / "particles.star")
@@ -420,7 +411,7 @@ def test_cli_takes_the_ctf_and_optics_from_a_micrographs_ctf_star(mic, tmp_path,
     optics = written["optics"].iloc[0]
     assert (optics["rlnVoltage"], optics["rlnSphericalAberration"], optics["rlnAmplitudeContrast"]) == (200, 1.4, 0.07)
 
-    code, err = _run(["extract", path, "--ctf", star, "--voltage", 300, "--picks", tmp_path / "picks.csv",
+    code, _, err = run_cli(["extract", path, "--ctf", star, "--voltage", 300, "--picks", tmp_path / "picks.csv",
                       "--box-size", BOX, "-o", out], capsys)
     assert code == 0, err
     written = starfile.read(out / "particles.star")
@@ -428,12 +419,12 @@ def test_cli_takes_the_ctf_and_optics_from_a_micrographs_ctf_star(mic, tmp_path,
     assert written["optics"].iloc[0]["rlnSphericalAberration"] == 1.4
     assert set(written["particles"]["rlnDefocusV"]) == {9500.0}
 
-    code, err = _run(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
+    code, _, err = run_cli(["extract", path, "--picks", tmp_path / "picks.csv", "--box-size", BOX, "-o", out], capsys)
     assert code == 0, err
     written = starfile.read(out / "particles.star")
     assert "rlnDefocusU" not in written["particles"] and written["optics"].iloc[0]["rlnVoltage"] == 300
 
-    code, err = _run(["extract", path, "--ctf", tmp_path / "picks.csv", "--picks", tmp_path / "picks.csv",
+    code, _, err = run_cli(["extract", path, "--ctf", tmp_path / "picks.csv", "--picks", tmp_path / "picks.csv",
                       "--box-size", BOX, "-o", out], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "picks.csv" in lines[0] and "CtfFind" in lines[0]

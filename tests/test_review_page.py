@@ -22,6 +22,7 @@ from cryopick.io.coords import read_coords, write_coords
 from cryopick.io.micrographs import write_mrc
 from cryopick.io.picks import make_picks
 from cryopick.review_page import ReviewConfig, review_page, write_review_page
+from tests.test_cli import run_cli
 
 SHAPE = (300, 420)  # rows, columns: not square, so a swapped axis shows
 DIAMETER_PX = 24.0
@@ -203,26 +204,18 @@ def test_the_page_draws_its_picks_in_headless_chromium(dataset: dict, tmp_path: 
 
 # ------------------------------------------------------------------------------ the command
 
-def _run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    return code, capsys.readouterr().err
-
 
 def test_cli_writes_the_page(dataset: dict, capsys: pytest.CaptureFixture[str]) -> None:
     tmp = dataset["tmp"]
     write_coords(dataset["picks"], tmp / "picks.star")
-    code, err = _run(["review", *dataset["paths"], "--picks", tmp / "picks.star", "--threshold", 0.5,
+    code, _, err = run_cli(["review", *dataset["paths"], "--picks", tmp / "picks.star", "--threshold", 0.5,
                       "-o", tmp / "review.html"], capsys)
     assert code == 0, err
     assert "review page of 2 micrograph(s) written to" in err
     data = _data((tmp / "review.html").read_text())
     assert data["threshold"] == 0.5 and data["micrographs"][0]["radius_px"] == pytest.approx(DIAMETER_PX / 2)
 
-    code, err = _run(["review", dataset["paths"][0], "--picks", tmp / "picks.star", "--diameter", 60,
+    code, _, err = run_cli(["review", dataset["paths"][0], "--picks", tmp / "picks.star", "--diameter", 60,
                       "-o", tmp / "review.html"], capsys)
     assert code == 0, err
     assert _data((tmp / "review.html").read_text())["micrographs"][0]["radius_px"] == pytest.approx(15.0)
@@ -231,7 +224,7 @@ def test_cli_writes_the_page(dataset: dict, capsys: pytest.CaptureFixture[str]) 
 def test_cli_without_a_diameter_anywhere_is_one_line(dataset: dict, capsys: pytest.CaptureFixture[str]) -> None:
     tmp = dataset["tmp"]
     (tmp / "picks.csv").write_text("micrograph,x,y\nmic_0,10,10\n")
-    code, err = _run(["review", *dataset["paths"], "--picks", tmp / "picks.csv", "-o", tmp / "r.html"], capsys)
+    code, _, err = run_cli(["review", *dataset["paths"], "--picks", tmp / "picks.csv", "-o", tmp / "r.html"], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--diameter" in lines[0] and not (tmp / "r.html").exists()
 
