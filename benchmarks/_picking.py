@@ -24,6 +24,7 @@ from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.matching import match
 from cryopick.models.checkpoint import LoadedModel, load_model
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
@@ -150,6 +151,19 @@ def cleaning_stats(split: Split, result: DenseTrainResult) -> dict:
             "prior_estimate": round(result.prior, 5)}
 
 
+def matched_to_truth(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float) -> np.ndarray:
+    """For every pick, whether it is matched one-to-one to a true particle within ``radius_px`` (its micrograph's)."""
+    matched = np.zeros(len(picks), dtype=bool)
+    names = picks["micrograph"].to_numpy()
+    for name, mine in picks.groupby("micrograph", sort=False):
+        theirs = truth.loc[truth["micrograph"] == name]
+        if len(theirs):
+            pick_idx, _ = match(mine[["x", "y"]].to_numpy(), theirs[["x", "y"]].to_numpy(), radius_px,
+                                mine["score"].to_numpy())
+            matched[np.flatnonzero(names == name)[pick_idx]] = True
+    return matched
+
+
 def score(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float, threshold: float) -> dict:
     e = evaluate(picks, truth, radius_px, threshold=threshold)
     return {"precision": round(e.precision, 3), "recall": round(e.recall, 3), "f1": round(e.f1, 3),
@@ -160,5 +174,5 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(int(n))
 
 
-__all__ = ["Split", "add_split_options", "cleaning_stats", "nearest_within", "pick_cryopick", "pick_log_test", "score", "set_threads",
-           "simulate_split", "train_cryopick", "np"]
+__all__ = ["Split", "add_split_options", "cleaning_stats", "matched_to_truth", "nearest_within", "pick_cryopick",
+           "pick_log_test", "score", "set_threads", "simulate_split", "train_cryopick", "np"]

@@ -35,13 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_report  # noqa: E402
-from _picking import Split, set_threads, simulate_split  # noqa: E402
+from _picking import Split, matched_to_truth, set_threads, simulate_split  # noqa: E402
 from bench_junk import junk_of  # noqa: E402
 
 from cryopick.fcn_picker import FCNPickConfig, pick_preprocessed, prepare_fcn, probability_map  # noqa: E402
@@ -73,7 +72,7 @@ def crops_and_labels(split: Split, folder: Path, paths: list[Path], general: Loa
         if picks.empty:
             continue
         kinds = junk_of(picks, split, folder)
-        particle = _matched(picks, split)
+        particle = matched_to_truth(picks, split.truth_test, split.radius_px)
         kind = kinds.to_numpy()
         label = np.where(particle, 0, np.where(kind == "aggregate", 1, np.where(kind != "", 2, -1)))
         prob = probability_map(general.model, pre.image)
@@ -90,20 +89,6 @@ def crops_and_labels(split: Split, folder: Path, paths: list[Path], general: Loa
     if not crops:
         return np.zeros((0, 2, CROP_PX, CROP_PX), np.float32), np.zeros(0, int), np.zeros(0)
     return np.concatenate(crops), np.concatenate(labels), np.concatenate(scores)
-
-
-def _matched(picks: pd.DataFrame, split: Split) -> np.ndarray:
-    from cryopick.matching import match
-
-    matched = np.zeros(len(picks), dtype=bool)
-    for name, mine in picks.groupby("micrograph"):
-        truth = split.truth_test.loc[split.truth_test["micrograph"] == name]
-        if len(truth):
-            rows = np.flatnonzero(picks["micrograph"].to_numpy() == name)
-            pick_idx, _ = match(mine[["x", "y"]].to_numpy(), truth[["x", "y"]].to_numpy(), split.radius_px,
-                                mine["score"].to_numpy())
-            matched[rows[pick_idx]] = True
-    return matched
 
 
 def _network() -> torch.nn.Module:

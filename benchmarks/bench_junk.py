@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import RESULTS, write_report
-from _picking import Split, add_split_options, score, set_threads, simulate_split, train_cryopick
+from _picking import Split, add_split_options, matched_to_truth, score, set_threads, simulate_split, train_cryopick
 
 from cryopick.aggregates import AggregateGuardConfig
 from cryopick.fcn_picker import FCNPickConfig, pick_fcn
@@ -49,7 +49,6 @@ from cryopick.fcn_train import DenseTrainConfig
 from cryopick.general_model import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
-from cryopick.matching import match
 from cryopick.models.checkpoint import LoadedModel, load_model
 
 JUNK_KINDS = ("ice", "dot", "aggregate", "carbon_edge")
@@ -69,14 +68,10 @@ def junk_of(picks: pd.DataFrame, split: Split, out: Path) -> pd.Series:
     """For every pick, the junk kind it lands on, or '' (on a particle or on clean background)."""
     objects = pd.read_csv(out / "objects.csv")
     kinds = pd.Series([""] * len(picks), index=picks.index, dtype=object)
-    radius = split.radius_px
+    matched_all = matched_to_truth(picks, split.truth_test, split.radius_px)
+    names = picks["micrograph"].to_numpy()
     for name, mine in picks.groupby("micrograph"):
-        truth = split.truth_test.loc[split.truth_test["micrograph"] == name]
-        matched = np.zeros(len(mine), dtype=bool)
-        if len(truth):
-            pick_idx, _ = match(mine[["x", "y"]].to_numpy(), truth[["x", "y"]].to_numpy(), radius,
-                                mine["score"].to_numpy())
-            matched[pick_idx] = True
+        matched = matched_all[names == name]
         mask = read_mask(out / "junk_masks" / f"{name}.mrc", _shape(out, name))
         rows = np.clip(np.rint(mine["y"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
         cols = np.clip(np.rint(mine["x"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
