@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cryopick.evaluate import evaluate
-from cryopick.fcn_count import nearest_within
-from cryopick.fcn_data import labelled_image
-from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import (
+from cryopick.evaluation.metrics import evaluate
+from cryopick.pickers.fcn.count import nearest_within
+from cryopick.pickers.fcn.data import labelled_image
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
+from cryopick.pickers.fcn.train import (
     DenseTrainConfig,
     DenseTrainResult,
     save_fcn_model,
@@ -23,8 +23,8 @@ from cryopick.fcn_train import (
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
-from cryopick.matching import match
+from cryopick.pickers.log import KEEP_ALL, LoGConfig, pick_log
+from cryopick.evaluation.matching import match
 from cryopick.models.checkpoint import LoadedModel, load_model
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure

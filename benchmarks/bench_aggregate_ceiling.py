@@ -43,8 +43,8 @@ from _common import RESULTS, write_report  # noqa: E402
 from _picking import Split, matched_to_truth, set_threads, simulate_split  # noqa: E402
 from bench_junk import junk_of  # noqa: E402
 
-from cryopick.fcn_picker import FCNPickConfig, pick_preprocessed, prepare_fcn, probability_map  # noqa: E402
-from cryopick.general_model import general_model_path  # noqa: E402
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_preprocessed, prepare_fcn, probability_map  # noqa: E402
+from cryopick.pickers.fcn.general import general_model_path  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
 from cryopick.models.checkpoint import LoadedModel, load_model  # noqa: E402
 

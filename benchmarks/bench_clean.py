@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from _common import RESULTS, write_report
 
-from cryopick.clean import CleanConfig, clean_picks
+from cryopick.postprocess.clean import CleanConfig, clean_picks
 from cryopick.io.micrographs import read_micrograph, read_micrograph_info
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure

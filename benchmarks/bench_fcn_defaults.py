@@ -31,8 +31,8 @@ from _picking import (
     train_cryopick,
 )
 
-from cryopick.fcn_train import DenseTrainConfig
-from cryopick.log_picker import LoGConfig
+from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.log import LoGConfig
 
 
 def _split(args: argparse.Namespace, workdir: Path, structure: str, snr: float | None):

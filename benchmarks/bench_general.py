@@ -13,7 +13,7 @@ micrographs as `bench_picker.py` does (``--label-fraction`` of the particles lab
 
 P/R/F1 at each model's own threshold, best F1 over thresholds and AP over all candidates,
 and training seconds (reading included). Also what `cryopick pick` would say from the
-test micrographs' scores alone (:mod:`cryopick.score_summary`): the expected number of
+test micrographs' scores alone (:mod:`cryopick.postprocess.score_summary`): the expected number of
 particles against the true one, and the F1 at its suggested threshold. Prints a table,
 writes JSON.
 
@@ -33,10 +33,10 @@ import pandas as pd
 from _common import RESULTS, write_report
 from _picking import Split, add_split_options, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
-from cryopick.fcn_train import DenseTrainConfig
-from cryopick.general_model import general_model_path
+from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.general import general_model_path
 from cryopick.models.checkpoint import LoadedModel, load_model
-from cryopick.score_summary import summarise_scores
+from cryopick.postprocess.score_summary import summarise_scores
 
 SETUPS = ("general", "scratch-6", "tuned-1", "tuned-2", "scratch-2")
 

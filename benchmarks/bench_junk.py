@@ -43,10 +43,10 @@ import pandas as pd
 from _common import RESULTS, write_report
 from _picking import Split, add_split_options, matched_to_truth, score, set_threads, simulate_split, train_cryopick
 
-from cryopick.aggregates import AggregateGuardConfig
-from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import DenseTrainConfig
-from cryopick.general_model import general_model_path
+from cryopick.postprocess.aggregates import AggregateGuardConfig
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
+from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.general import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import LoadedModel, load_model

@@ -1,4 +1,4 @@
-"""Junk regions (issue 5): how well `cryopick.junk_regions` masks ice, carbon and dark blobs.
+"""Junk regions (issue 5): how well `cryopick.postprocess.junk_regions` masks ice, carbon and dark blobs.
 
 * **UCSF (real)**: ``../shared/data/ucsf-micrograph-with-autopicks``. Its contamination mask
   is MicrographCleaner's (Sanchez-Garcia et al. 2020) predicted bad-region probability for
@@ -50,7 +50,7 @@ from scipy import ndimage  # noqa: E402
 from cryopick.io.coords import read_coords  # noqa: E402
 from cryopick.io.masks import resize_mask  # noqa: E402
 from cryopick.io.micrographs import Micrograph, read_micrograph  # noqa: E402
-from cryopick.junk_regions import JunkRegionConfig, high_contrast_mask, junk_region_mask  # noqa: E402
+from cryopick.postprocess.junk_regions import JunkRegionConfig, high_contrast_mask, junk_region_mask  # noqa: E402
 from cryopick.preprocess import PreprocessConfig, preprocess  # noqa: E402
 from cryopick.simulate import SimulationConfig, simulate_micrograph  # noqa: E402
 from cryopick.simulate.nuisances import JunkConfig, junk_preset  # noqa: E402
@@ -60,7 +60,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 UCSF = DATA / "ucsf-micrograph-with-autopicks"
 REAL = DATA / "real-micrographs-unlabeled"
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "junk_regions_ucsf.png"
-FCN_PREPROCESS = PreprocessConfig(working_diameter_px=16.0)  # = cryopick.fcn_data.FCN_PREPROCESS (no torch import)
+FCN_PREPROCESS = PreprocessConfig(working_diameter_px=16.0)  # = cryopick.pickers.fcn.data.FCN_PREPROCESS (no torch import)
 JUNK_KINDS = ("ice", "dot", "aggregate")
 
 

@@ -25,10 +25,10 @@ import pandas as pd
 
 from _common import RESULTS, write_report
 
-from cryopick.evaluate import evaluate
+from cryopick.evaluation.metrics import evaluate
 from cryopick.io.coords import read_coords
 from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.pickers.log import KEEP_ALL, LoGConfig, pick_log
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 

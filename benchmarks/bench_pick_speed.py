@@ -38,9 +38,9 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-micrograp
 def _measure(path: str, diameter_A: float, repeats: int, threads: int, queue: mp.Queue) -> None:
     import torch
 
-    from cryopick.fcn_data import FCN_PREPROCESS
-    from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-    from cryopick.fcn_train import build_network
+    from cryopick.pickers.fcn.data import FCN_PREPROCESS
+    from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
+    from cryopick.pickers.fcn.train import build_network
     from cryopick.io.micrographs import read_micrograph
     from cryopick.models.checkpoint import load_model, save_model
     from cryopick.preprocess import downsample_factor, fourier_crop

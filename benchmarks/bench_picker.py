@@ -45,9 +45,9 @@ from _picking import (
     train_cryopick,
 )
 
-from cryopick.fcn_train import DenseTrainConfig
+from cryopick.pickers.fcn.train import DenseTrainConfig
 from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import LoGConfig
+from cryopick.pickers.log import LoGConfig
 
 TOPAZ_DEFAULT_THRESHOLD = -6.0
 REPORT_THRESHOLD = 0.8
@@ -74,9 +74,9 @@ def run_report_cnn(split: Split, args: argparse.Namespace, workdir: Path) -> dic
     from dataclasses import asdict
 
     from cryopick.models.checkpoint import load_model, save_model
-    from cryopick.patches import PatchConfig, build_patch_set
-    from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
-    from cryopick.train import TrainConfig, train_classifier
+    from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
+    from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
+    from cryopick.pickers.patch.train import TrainConfig, train_classifier
 
     patch_config = PatchConfig(scheme="a", seed=args.seed)
     start = time.perf_counter()

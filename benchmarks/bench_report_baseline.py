@@ -26,16 +26,16 @@ import pandas as pd
 
 from _common import RESULTS, write_report
 
-from cryopick.evaluate import evaluate
+from cryopick.evaluation.metrics import evaluate
 from cryopick.io.coords import read_coords
 from cryopick.io.micrographs import read_micrograph
-from cryopick.log_picker import KEEP_ALL, LoGConfig, pick_log
+from cryopick.pickers.log import KEEP_ALL, LoGConfig, pick_log
 from cryopick.models.checkpoint import load_model, save_model
-from cryopick.patches import PatchConfig, build_patch_set
+from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
-from cryopick.sliding_window import SlidingWindowConfig, pick_sliding_window
-from cryopick.train import TrainConfig, train_classifier
+from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
+from cryopick.pickers.patch.train import TrainConfig, train_classifier
 
 REPORT_THRESHOLD = 0.8
 

@@ -30,12 +30,12 @@ import pandas as pd
 from _common import RESULTS, write_report
 from _picking import Split, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
-from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-from cryopick.fcn_train import DenseTrainConfig
-from cryopick.general_model import general_model_path
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
+from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.general import general_model_path
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.picks import make_picks, picks_for
-from cryopick.matching import match
+from cryopick.evaluation.matching import match
 from cryopick.models.checkpoint import LoadedModel, load_model
 
 REVIEWS = ("reject-only", "full")

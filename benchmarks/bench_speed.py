@@ -23,11 +23,11 @@ import pandas as pd
 
 from _common import RESULTS, write_report
 
-from cryopick.evaluate import evaluate
+from cryopick.evaluation.metrics import evaluate
 from cryopick.io.coords import read_coords, write_coords
 from cryopick.io.micrographs import read_micrograph, write_mrc
 from cryopick.io.picks import make_picks
-from cryopick.log_picker import pick_log
+from cryopick.pickers.log import pick_log
 from cryopick.simulate import SimulationConfig, simulate_micrograph
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-micrographs-unlabeled"

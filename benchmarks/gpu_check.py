@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     if not torch.cuda.is_available():
         print("no CUDA device here: nothing to check (run this where `nvidia-smi` shows a GPU)")
         return None
-    from cryopick.fcn_picker import FCNPickConfig, pick_fcn
-    from cryopick.general_model import general_model_path
+    from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
+    from cryopick.pickers.fcn.general import general_model_path
     from cryopick.io.micrographs import read_micrograph
-    from cryopick.matching import match
+    from cryopick.evaluation.matching import match
     from cryopick.models.checkpoint import load_model
     from cryopick.simulate import SimulationConfig, simulate_dataset
 

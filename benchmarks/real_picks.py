@@ -27,11 +27,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import RESULTS, write_report  # noqa: E402
 
-from cryopick.fcn_data import labelled_image  # noqa: E402
-from cryopick.fcn_picker import FCNPickConfig, pick_fcn  # noqa: E402
-from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn  # noqa: E402
+from cryopick.pickers.fcn.data import labelled_image  # noqa: E402
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn  # noqa: E402
+from cryopick.pickers.fcn.train import DenseTrainConfig, save_fcn_model, train_fcn  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
-from cryopick.log_picker import LoGConfig, pick_log  # noqa: E402
+from cryopick.pickers.log import LoGConfig, pick_log  # noqa: E402
 from cryopick.models.checkpoint import load_model  # noqa: E402
 from cryopick.preprocess import fourier_crop  # noqa: E402
 

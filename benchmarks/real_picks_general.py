@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import RESULTS, write_report  # noqa: E402
 
-from cryopick.fcn_picker import FCNPickConfig, pick_fcn  # noqa: E402
-from cryopick.general_model import general_model_path  # noqa: E402
+from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn  # noqa: E402
+from cryopick.pickers.fcn.general import general_model_path  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
 from cryopick.models.checkpoint import load_model  # noqa: E402
 from cryopick.preprocess import fourier_crop  # noqa: E402

@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 import scipy.fft  # noqa: E402
 from scipy.ndimage import gaussian_filter  # noqa: E402
 
-from cryopick.ctf import power_spectrum_1d  # noqa: E402
+from cryopick.simulate.ctf import power_spectrum_1d  # noqa: E402
 from _common import RESULTS, write_report  # noqa: E402
 
 from cryopick.simulate import JunkConfig, SimulationConfig, junk_preset, load_structures, simulate_micrograph  # noqa: E402,E501

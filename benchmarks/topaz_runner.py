@@ -270,7 +270,7 @@ def run_topaz(train_mics: list[Path], train_labels: pd.DataFrame, test_mics: lis
 
 
 def _smoke(argv: list[str] | None = None) -> None:
-    from cryopick.evaluate import evaluate
+    from cryopick.evaluation.metrics import evaluate
     from cryopick.io.coords import read_coords
     from cryopick.simulate import SimulationConfig, simulate_dataset
 

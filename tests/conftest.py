@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+"""The repository root (tests/ lies in it)."""
+
+SHARED_DATA = REPO.parent / "shared" / "data"
 """CI clones the repository next to ``shared/``; a user's clone has no such folder."""
 
 

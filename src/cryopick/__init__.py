@@ -3,7 +3,7 @@
 The library is usable without the command line::
 
     from cryopick.io.micrographs import read_micrograph
-    from cryopick.log_picker import pick_log
+    from cryopick.pickers.log import pick_log
     mic = read_micrograph("mic.mrc")
     picks = pick_log(mic, diameter_A=150)
 

@@ -82,7 +82,7 @@ class Preprocessed:
         The micrograph's name (file stem).
     image
         float32 (ny_work, nx_work), robust-normalised (median 0, robust std 1) by
-        :func:`preprocess`; mapped to 0..1 by :func:`cryopick.patches.prepare_image`.
+        :func:`preprocess`; mapped to 0..1 by :func:`cryopick.pickers.patch.patches.prepare_image`.
     scale_x, scale_y
         Original pixels per working pixel along x (columns) and y (rows):
         ``nx_orig / nx_work`` and ``ny_orig / ny_work``.
@@ -92,12 +92,12 @@ class Preprocessed:
         Particle diameter in working pixels.
     factor
         The requested downsampling factor: >= 1 from :func:`preprocess`; below 1 when
-        :func:`cryopick.patches.prepare_image` enlarged a small particle. The exact
+        :func:`cryopick.pickers.patch.patches.prepare_image` enlarged a small particle. The exact
         per-axis factors are ``scale_x`` and ``scale_y``.
     unfiltered
         The Fourier-cropped image before the high-pass and normalisation, when a
         high-pass was applied (None otherwise): what
-        :func:`cryopick.junk_regions.junk_region_mask_for` reads instead of cropping again.
+        :func:`cryopick.postprocess.junk_regions.junk_region_mask_for` reads instead of cropping again.
     """
 
     name: str

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from cryopick.cli._common import console, progress_over
-from cryopick.fcn_data import labelled_image
-from cryopick.fcn_train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.pickers.fcn.data import labelled_image
+from cryopick.pickers.fcn.train import DenseTrainConfig, save_fcn_model, train_fcn
 from cryopick.io.masks import find_mask, read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.fcn import ParticleFCN
@@ -27,7 +27,7 @@ class InitialModel:
 def initial_network(init: str) -> InitialModel:
     """The model to fine-tune: the bundled general model ("general") or an fcn model file."""
     from cryopick.errors import CryopickError
-    from cryopick.general_model import general_model_path
+    from cryopick.pickers.fcn.general import general_model_path
     from cryopick.models.checkpoint import load_model
 
     path = general_model_path() if init == "general" else Path(init)

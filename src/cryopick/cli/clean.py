@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cryopick.clean import CleanConfig, clean_picks
+from cryopick.postprocess.clean import CleanConfig, clean_picks
 from cryopick.cli._common import check_format, check_positive, console
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
@@ -14,7 +14,7 @@ from cryopick.io.coords import CoordOptions, read_coords, write_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import read_micrograph, read_micrograph_info
 from cryopick.io.picks import check_inside, check_names_match
-from cryopick.report import plot_cluster_averages
+from cryopick.reports.figures import plot_cluster_averages
 
 
 def clean_command(

@@ -11,12 +11,12 @@ from rich.table import Table
 
 from cryopick.cli._common import check_format, check_positive, console, match_radius_px, micrograph_infos
 from cryopick.errors import CryopickError
-from cryopick.evaluate import Evaluation, evaluate
+from cryopick.evaluation.metrics import Evaluation, evaluate
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import MicrographInfo, read_micrograph
 from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for
-from cryopick.report import plot_overlay, plot_pr_curve
+from cryopick.reports.figures import plot_overlay, plot_pr_curve
 
 
 def evaluate_command(

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from cryopick.cli._common import check_format, check_positive, console
-from cryopick.extract import STACK_FOLDER, ExtractConfig, extract_particles
+from cryopick.extract.particles import STACK_FOLDER, ExtractConfig, extract_particles
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.ctf_star import CtfTable, ctf_of_micrographs_star, read_ctf_star
 from cryopick.io.listing import list_micrographs

@@ -15,7 +15,7 @@ import pandas as pd
 import typer
 
 from cryopick import __version__
-from cryopick.batch import (AUTO_WORKERS_FROM, BatchConfig, PickSpec, Skipped, auto_workers, default_threads,
+from cryopick.runs.batch import (AUTO_WORKERS_FROM, BatchConfig, PickSpec, Skipped, auto_workers, default_threads,
                             pick_many)
 from cryopick.cli._common import (check_format, check_output_target, check_positive, console, device_line,
                                   match_radius_px, progress_bar, write_picks)
@@ -25,9 +25,9 @@ from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import check_inside, check_names_match, empty_picks, keep_given
-from cryopick.log_picker import KEEP_ALL, LoGConfig
-from cryopick.run_state import MicrographResult, RunFolder, run_folder_for
-from cryopick.score_summary import ScoreSummary, format_summary, summarise_score_arrays, with_truth
+from cryopick.pickers.log import KEEP_ALL, LoGConfig
+from cryopick.runs.state import MicrographResult, RunFolder, run_folder_for
+from cryopick.postprocess.score_summary import ScoreSummary, format_summary, summarise_score_arrays, with_truth
 
 
 class Method(str, Enum):
@@ -328,7 +328,7 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     """
     # torch is imported only when a model is used, so the LoG path and --help stay quick
     from cryopick.device import resolve_device
-    from cryopick.general_model import general_model_path, is_general
+    from cryopick.pickers.fcn.general import general_model_path, is_general
     from cryopick.models.checkpoint import load_model
 
     model_file = model if model is not None else general_model_path()
@@ -351,8 +351,8 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
     used = loaded.threshold if threshold is None else threshold
     diameter_A = loaded.diameter_A if diameter is None else diameter
     if loaded.kind == "fcn":
-        from cryopick.aggregates import AggregateGuardConfig
-        from cryopick.fcn_picker import FCNPickConfig
+        from cryopick.postprocess.aggregates import AggregateGuardConfig
+        from cryopick.pickers.fcn.picker import FCNPickConfig
 
         complete = all_peaks or used <= loaded.threshold
         config = FCNPickConfig(threshold=0.0 if complete else used, tta=tta, junk_regions=junk_regions,
@@ -362,7 +362,7 @@ def _model_picker(model: Path | None, diameter: float | None, threshold: float |
         spec = PickSpec("fcn", str(model_file), diameter, fcn=config, device=str(torch_device))
         return _Picker(spec, used, diameter_A, calibrated=True, complete=complete, note=note, model_line=model_line,
                        model_sha256=checksum)
-    from cryopick.sliding_window import SlidingWindowConfig
+    from cryopick.pickers.patch.sliding_window import SlidingWindowConfig
 
     # trained on balanced classes, a patch classifier's probabilities overstate the particles' share
     spec = PickSpec("window", str(model_file), diameter, window=SlidingWindowConfig(threshold=0.0),

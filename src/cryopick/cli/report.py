@@ -8,10 +8,10 @@ import typer
 
 from cryopick.cli._common import check_format, check_positive, console, diameter_px_from
 from cryopick.errors import CryopickError
-from cryopick.html_report import ReportConfig, write_report
+from cryopick.reports.html import ReportConfig, write_report
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.run_state import run_candidates, run_folder_for
+from cryopick.runs.state import run_candidates, run_folder_for
 
 
 def report_command(

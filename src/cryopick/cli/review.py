@@ -10,9 +10,9 @@ from cryopick.cli._common import check_format, check_positive, console, diameter
 from cryopick.errors import CryopickError
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import list_micrographs
-from cryopick.report import diameter_of
-from cryopick.review_page import ReviewConfig, write_review_page
-from cryopick.run_state import run_candidates, run_folder_for
+from cryopick.reports.figures import diameter_of
+from cryopick.reports.review import ReviewConfig, write_review_page
+from cryopick.runs.state import run_candidates, run_folder_for
 
 
 def review_command(

@@ -146,8 +146,8 @@ def _train_patch_classifier(labelled: list[Path], labels, diameter: float, outpu
                             apix: float | None) -> None:
     # torch is imported here, not at start-up, so other commands stay quick
     from cryopick.models.checkpoint import save_model
-    from cryopick.patches import PatchConfig, build_patch_set
-    from cryopick.train import EpochLog, TrainConfig, train_classifier
+    from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
+    from cryopick.pickers.patch.train import EpochLog, TrainConfig, train_classifier
 
     patch_config = PatchConfig(scheme=scheme, seed=seed)
     mics = (read_micrograph(path, apix) for path in labelled)

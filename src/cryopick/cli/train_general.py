@@ -31,7 +31,7 @@ def train_general_command(
     """
     from dataclasses import replace
 
-    from cryopick.general_model import GeneralRecipe, train_general_model
+    from cryopick.pickers.fcn.general import GeneralRecipe, train_general_model
 
     recipe = GeneralRecipe(seed=seed)
     recipe = replace(recipe, train=replace(recipe.train, device=device))

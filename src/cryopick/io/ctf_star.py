@@ -32,7 +32,7 @@ OPTIONAL_COLUMNS = ("rlnCtfBfactor", "rlnCtfScalefactor", "rlnPhaseShift", "rlnC
 
 OPTICS_COLUMNS = {"rlnVoltage": "voltage_kv", "rlnSphericalAberration": "cs_mm",
                   "rlnAmplitudeContrast": "amplitude_contrast"}
-"""Optics labels and the :class:`~cryopick.particle_stack.ExtractConfig` fields they fill."""
+"""Optics labels and the :class:`~cryopick.extract.boxes.ExtractConfig` fields they fill."""
 
 FIX = "give RELION's CtfFind output (CtfFind/jobNNN/micrographs_ctf.star)"
 

@@ -110,7 +110,7 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[s
     threshold
         Default probability threshold for picking (0.8, the report's).
     training
-        Training record (e.g. :meth:`cryopick.train.TrainResult.summary`).
+        Training record (e.g. :meth:`cryopick.pickers.patch.train.TrainResult.summary`).
     stride_fraction
         Default window step as a fraction of the box (0.2 = box/5).
     preprocess

@@ -8,7 +8,7 @@ Design (issue 4, "dense detection"):
   coarse grid (a quarter of the work), and the output layer gives each coarse cell the
   4 logits of the 2x2 pixels it stands for (a pixel shuffle), so the score map still has
   full resolution. The network is then equivariant to even shifts; tiles start on even
-  pixels (:func:`cryopick.tiling.predict_tiled`) and so still match the untiled result.
+  pixels (:func:`cryopick.pickers.fcn.tiling.predict_tiled`) and so still match the untiled result.
 * **Dilated 3x3 convolutions** (dilations 1, 2, 4, 8, ...) after one 5x5 convolution reach
   a receptive field of about 1.5 particle diameters with few parameters (~10k) and few
   operations per pixel. Each dilation is at most ``2 * (sum of the earlier ones) + 1``, so
@@ -19,7 +19,7 @@ Design (issue 4, "dense detection"):
   a robust-normalised working image). Hence running the network on a tile that carries
   ``margin_px = (receptive_field_px - 1) // 2`` pixels of real context (or the image
   border itself) gives exactly the untiled result on the tile's centre; see
-  :func:`cryopick.tiling.predict_tiled`.
+  :func:`cryopick.pickers.fcn.tiling.predict_tiled`.
 * He (Kaiming) initialisation, ReLU activations, a 1x1 hidden layer and a 1x1 output
   layer. The network returns **logits**; apply a sigmoid for probabilities.
 """
@@ -161,7 +161,7 @@ class ParticleFCN(nn.Module):
 
         The largest layer holds its input, its output and (for CPU convolution paths that
         unfold the input, im2col) ``in_channels * kernel area`` columns at once; plus the
-        input image and the output map. Used by :func:`cryopick.tiling.predict_tiled` to
+        input image and the output map. Used by :func:`cryopick.pickers.fcn.tiling.predict_tiled` to
         pick a tile size under a memory cap.
         """
         worst, cells_per_px = 0.0, 1.0  # layers after a strided one hold one value per coarse cell

@@ -7,7 +7,7 @@ fully connected layer, sigmoid output, binary cross-entropy.
 The report gives no dropout rates; we use the values of Srivastava et al. (2014), which
 it cites: 0.2 on the input (pixels) and 0.5 before the hidden and output layers. The
 network returns **logits**; the sigmoid is applied by
-:func:`cryopick.train.predict_proba`, and training uses ``BCEWithLogitsLoss`` (sigmoid and
+:func:`cryopick.pickers.patch.train.predict_proba`, and training uses ``BCEWithLogitsLoss`` (sigmoid and
 binary cross-entropy fused, which is numerically stable for large logits). The model is
 the same function as the report's sigmoid-output network.
 """

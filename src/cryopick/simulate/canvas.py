@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cryopick.ctf import electron_wavelength_A
+from cryopick.simulate.ctf import electron_wavelength_A
 
 
 def interaction_constant(voltage_kv: float) -> float:

@@ -5,7 +5,7 @@ The specimen (particles, junk, ice, carbon) is built as phase and absorption lay
 
     I(r) = I0(r) * exp(-absorb(r)) * (1 - 2 * F^-1[ CTF(k) * F[phase](k) ](r))
 
-where the CTF (:mod:`cryopick.ctf`) includes amplitude contrast and a B-factor envelope,
+where the CTF (:mod:`cryopick.simulate.ctf`) includes amplitude contrast and a B-factor envelope,
 and I0 is the smooth ice-thickness gradient. Shot noise (Gaussian limit of Poisson,
 variance proportional to the local intensity) is added at the level that gives the
 requested SNR, then the detector MTF, then the image is scaled to counts.
@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.fft
 from scipy.ndimage import binary_dilation
 
-from cryopick.ctf import CTFParams, ctf_2d, rfft_frequencies
+from cryopick.simulate.ctf import CTFParams, ctf_2d, rfft_frequencies
 from cryopick.io.picks import make_picks
 from cryopick.simulate.canvas import Layers, paste, phase_per_weight
 from cryopick.simulate.config import SimulationConfig

@@ -1,0 +1,89 @@
+"""Counting particles for the FCN's training: first guess, estimate from labels, limits.
+
+Positive-unlabeled training needs the fraction of pixels that are particle centres, that
+is, the number of particles. :mod:`cryopick.pickers.fcn.train` gets it from these pieces:
+
+* :func:`log_blob_count`: particle-sized blobs the LoG detector finds (the first guess);
+* :func:`estimate_particle_count`: where the labels rank among a network's candidates;
+* :func:`packing_limit`: the most particles that fit;
+* :func:`prior_from_count`: the count as a fraction of pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from cryopick.detect import find_peaks
+from cryopick.pickers.log import log_score_map
+
+MIN_CONFIDENT_MEDIAN = 0.5
+"""Below this median label score after round 1 the count from the labels is not trusted
+(at low SNR most candidates then score above it and the count runs away)."""
+
+
+def packing_limit(area_px: float, diameter_px: float) -> float:
+    """The most particles that fit: discs covering half the area (random close packing is ~0.55)."""
+    return 0.5 * area_px / (math.pi * diameter_px * diameter_px / 4.0)
+
+
+def prior_from_count(n_particles: float, disc_px: int, area_px: float) -> float:
+    """The count as a fraction of the pixels: ``disc_px`` positive pixels per particle, clipped to [1e-4, 0.5]."""
+    return float(np.clip(n_particles * disc_px / max(area_px, 1.0), 1e-4, 0.5))
+
+
+def log_blob_count(images: list[np.ndarray], diameter_px: float) -> float:
+    """Particle-sized blobs the LoG detector finds above its automatic cut, in all images."""
+    total = 0
+    for img in images:
+        x, _, _ = find_peaks(log_score_map(img, diameter_px), 0.7 * diameter_px, threshold=2.5)
+        total += x.size
+    return float(total)
+
+
+def label_scores(prob: np.ndarray, labels_xy: np.ndarray, reach_px: float) -> np.ndarray:
+    """Each label's score: the highest probability within a square of half-side ``reach_px`` around it.
+
+    A label with no pixel of the map in reach (far outside it) scores 0.
+    """
+    out = np.zeros(len(labels_xy))
+    r = int(math.ceil(reach_px))
+    ny, nx = prob.shape
+    for i, (x, y) in enumerate(labels_xy):
+        cx, cy = int(round(x)), int(round(y))
+        y0, y1, x0, x1 = max(0, cy - r), min(ny, cy + r + 1), max(0, cx - r), min(nx, cx + r + 1)
+        if y0 < y1 and x0 < x1:
+            out[i] = prob[y0:y1, x0:x1].max()
+    return out
+
+
+def candidate_scores(maps: list[np.ndarray], min_distance_px: float) -> np.ndarray:
+    """Scores of every peak at least ``min_distance_px`` from a stronger one, over all maps."""
+    return np.concatenate([find_peaks(p, min_distance_px)[2] for p in maps]) if maps else np.empty(0)
+
+
+def estimate_particle_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
+                            reach_px: float) -> float:
+    """How many particles the score maps hold, from where the labelled ones rank.
+
+    Labels are a random sample of the particles, so the median label score splits the
+    particles in half: the candidates (peaks at least ``min_distance_px`` apart) scoring
+    at or above it, doubled, estimate the number of particles. A label's score is the
+    highest value within ``reach_px`` of it. Never fewer than the labels themselves.
+    """
+    scores = np.concatenate([label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
+    if scores.size == 0:
+        return 0.0
+    median = float(np.median(scores))
+    candidates = candidate_scores(maps, min_distance_px)
+    return max(float(scores.size), 2.0 * float((candidates >= median).sum()))
+
+
+def nearest_within(xy: np.ndarray, others_xy: np.ndarray, radius: float) -> np.ndarray:
+    """For each point, whether another set has a point within ``radius``."""
+    if len(xy) == 0 or len(others_xy) == 0:
+        return np.zeros(len(xy), dtype=bool)
+    dist, _ = cKDTree(others_xy).query(xy, distance_upper_bound=radius)
+    return np.isfinite(dist)

@@ -1,0 +1,187 @@
+"""One micrograph's picking, as a worker runs it: the :class:`PickSpec` and its two halves.
+
+A :class:`PickSpec` is plain data (method, model file, diameter, options), so it travels
+to other processes and machines; each process loads the spec's model once. Picking is
+split into :func:`prepare` (read the micrograph and, for the FCN, bring it to the
+model's working scale: no network) and :func:`finish` (network, candidates, guards), so
+that :mod:`cryopick.runs.batch` can prepare the next micrograph while the network runs.
+With ``skip_bad``, a micrograph that is bad input becomes a :class:`Skipped` instead of
+an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryopick.errors import CryopickError
+from cryopick.pickers.fcn.picker import FCNPickConfig
+from cryopick.io.micrographs import read_micrograph
+from cryopick.io.names import micrograph_name
+from cryopick.io.picks import PICK_COLUMNS, empty_picks
+from cryopick.pickers.log import LoGConfig
+from cryopick.runs.state import MicrographResult
+from cryopick.pickers.patch.sliding_window import SlidingWindowConfig
+
+METHODS = ("log", "fcn", "window")
+
+
+@dataclass(frozen=True)
+class PickSpec:
+    """Everything needed to pick one micrograph, as plain data.
+
+    Attributes
+    ----------
+    method
+        ``"log"`` (Laplacian of Gaussian), ``"fcn"`` (fully convolutional model) or
+        ``"window"`` (a patch classifier by sliding window).
+    model_path
+        The model file (fcn, window); None for log.
+    diameter_A
+        Particle diameter in Å; None: the model's.
+    apix
+        Pixel size overriding the file headers; None: from the headers.
+    allow_nonfinite
+        Replace NaN/inf pixels with the median instead of stopping.
+    fcn, log, window
+        The method's configuration.
+    device
+        Where the network runs (``auto``, ``cpu``, ``cuda``, ``cuda:N``), resolved where
+        the picking runs: on a remote Dask cluster, ``auto`` means each worker's GPU if
+        it has one.
+    threads
+        PyTorch CPU threads per picker; None: PyTorch's default. Results are identical
+        for the same number of threads; another number changes coordinates and scores
+        in about the 6th significant digit (the order of floating-point sums).
+    """
+
+    method: str
+    model_path: str | None = None
+    diameter_A: float | None = None
+    apix: float | None = None
+    allow_nonfinite: bool = False
+    fcn: FCNPickConfig = field(default_factory=FCNPickConfig)
+    log: LoGConfig = field(default_factory=LoGConfig)
+    window: SlidingWindowConfig = field(default_factory=SlidingWindowConfig)
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise CryopickError(f"unknown picking method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
+        if self.method != "log" and self.model_path is None:
+            raise CryopickError(f"method {self.method!r} needs a model file", fix="pass --model")
+        if self.method == "log" and self.diameter_A is None:
+            raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
+
+
+# ----------------------------------------------------------------------------- one micrograph
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _model(spec: PickSpec):
+    """The spec's model on its device, loaded once per process."""
+    from cryopick.models.checkpoint import load_model
+
+    key = (str(spec.model_path), spec.device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            loaded = load_model(spec.model_path)
+            loaded.model.to(_device(spec))
+            _MODELS[key] = loaded
+        return _MODELS[key]
+
+
+def _device(spec: PickSpec):
+    """The spec's device as it exists where this runs (``auto`` resolved on each Dask worker)."""
+    from cryopick.device import resolve_device
+
+    return resolve_device(spec.device)
+
+
+@dataclass
+class _Prepared:
+    """A micrograph read (and for fcn, brought to working scale), waiting for the network."""
+
+    path: str
+    name: str
+    shape: tuple[int, int]
+    apix: float
+    data: Any
+
+
+def prepare(spec: PickSpec, path: str | Path) -> _Prepared:
+    """Read a micrograph and do what needs no network (the prefetch thread's half)."""
+    mic = read_micrograph(path, spec.apix, allow_nonfinite=spec.allow_nonfinite)
+    data: Any = mic
+    if spec.method == "fcn":
+        from cryopick.pickers.fcn.picker import prepare_fcn
+
+        data = prepare_fcn(mic, _model(spec), spec.diameter_A)
+    return _Prepared(str(path), mic.name, mic.shape, float(mic.apix), data)
+
+
+def finish(spec: PickSpec, item: _Prepared) -> MicrographResult:
+    """Pick a prepared micrograph (the network's half)."""
+    if spec.threads is not None:
+        _set_threads(spec.threads)
+    if spec.method == "log":
+        from cryopick.pickers.log import pick_log
+
+        picks = pick_log(item.data, spec.diameter_A, spec.log)
+    elif spec.method == "fcn":
+        from cryopick.pickers.fcn.picker import pick_preprocessed
+
+        loaded = _model(spec)
+        diameter_A = loaded.diameter_A if spec.diameter_A is None else spec.diameter_A
+        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, _device(spec))
+    else:
+        from cryopick.pickers.patch.sliding_window import pick_sliding_window
+
+        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, _device(spec))
+    picks = picks.loc[:, list(PICK_COLUMNS)].reset_index(drop=True) if len(picks) else empty_picks()
+    return MicrographResult(item.path, item.name, item.shape, item.apix, picks)
+
+
+def pick_one(spec: PickSpec, path: str | Path) -> MicrographResult:
+    """Pick one micrograph."""
+    return finish(spec, prepare(spec, path))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A micrograph left out of a run with ``skip_bad``: its file and why (a one-line error)."""
+
+    path: str
+    name: str
+    message: str
+
+
+def _or_skipped(skip_bad: bool, path: str | Path, work: Callable[[], Any]) -> Any:
+    """``work()``, or with ``skip_bad`` a :class:`Skipped` for a micrograph that is bad input."""
+    try:
+        return work()
+    except CryopickError as error:
+        if not skip_bad:
+            raise
+        return Skipped(str(path), micrograph_name(path), error.message)
+
+
+def pick_one_or_skip(spec: PickSpec, path: str | Path, skip_bad: bool = False) -> MicrographResult | Skipped:
+    """Pick one micrograph, or say why it is left out: what a worker process or a Dask task runs."""
+    return _or_skipped(skip_bad, path, lambda: pick_one(spec, path))
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(max(1, threads))
+
+
+Outcome = MicrographResult | Skipped
