@@ -15,8 +15,8 @@ from cryopick.pickers.fcn.count import nearest_within
 from cryopick.pickers.fcn.data import labelled_image
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
 from cryopick.pickers.fcn.train import (
-    DenseTrainConfig,
-    DenseTrainResult,
+    FCNTrainConfig,
+    FCNTrainResult,
     save_fcn_model,
     train_fcn,
 )
@@ -94,8 +94,8 @@ def simulate_split(out: Path, structure: str, *, n_train: int, n_test: int, size
     )
 
 
-def train_cryopick(split: Split, config: DenseTrainConfig, model_file: Path, log=None, *, n_mics: int | None = None,
-                   initial=None, masks_dir: Path | None = None) -> tuple[LoadedModel, DenseTrainResult, float]:
+def train_cryopick(split: Split, config: FCNTrainConfig, model_file: Path, log=None, *, n_mics: int | None = None,
+                   initial=None, masks_dir: Path | None = None) -> tuple[LoadedModel, FCNTrainResult, float]:
     """Train the FCN on the split's labels as `cryopick train` does; returns (model, result, seconds).
 
     ``n_mics``: only the first so many training micrographs; ``initial``: the network to
@@ -140,7 +140,7 @@ def pick_log_test(split: Split) -> tuple[pd.DataFrame, float]:
     return _timed(split, lambda mic: pick_log(mic, split.diameter_A, LoGConfig(threshold=KEEP_ALL)))
 
 
-def cleaning_stats(split: Split, result: DenseTrainResult) -> dict:
+def cleaning_stats(split: Split, result: FCNTrainResult) -> dict:
     """How many labels training dropped, and how many of those were truly wrong."""
     truly_wrong = 0
     for name, dropped in result.dropped_labels.groupby("micrograph"):

@@ -31,7 +31,7 @@ from _picking import (
     train_cryopick,
 )
 
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.pickers.log import LoGConfig
 
 
@@ -41,8 +41,8 @@ def _split(args: argparse.Namespace, workdir: Path, structure: str, snr: float |
                           wrong_label_fraction=args.wrong_label_fraction, seed=args.seed)
 
 
-def _config(args: argparse.Namespace, **changes) -> DenseTrainConfig:
-    return DenseTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}), **changes)
+def _config(args: argparse.Namespace, **changes) -> FCNTrainConfig:
+    return FCNTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}), **changes)
 
 
 def snr_rows(args: argparse.Namespace, workdir: Path) -> list[dict]:

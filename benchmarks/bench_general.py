@@ -33,7 +33,7 @@ import pandas as pd
 from _common import RESULTS, write_report
 from _picking import Split, add_split_options, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.pickers.fcn.general import general_model_path
 from cryopick.models.checkpoint import LoadedModel, load_model
 from cryopick.postprocess.score_summary import summarise_scores
@@ -41,7 +41,7 @@ from cryopick.postprocess.score_summary import summarise_scores
 SETUPS = ("general", "scratch-6", "tuned-1", "tuned-2", "scratch-2")
 
 
-def _train(split: Split, n_mics: int, config: DenseTrainConfig, out: Path, initial=None) -> tuple[LoadedModel, dict]:
+def _train(split: Split, n_mics: int, config: FCNTrainConfig, out: Path, initial=None) -> tuple[LoadedModel, dict]:
     loaded, result, seconds = train_cryopick(split, config, out, n_mics=n_mics, initial=initial)
     n_labels = int(split.labels["micrograph"].isin({p.stem for p in split.train_paths[:n_mics]}).sum())
     return loaded, {"train_s": round(seconds, 1), "n_labels": n_labels, "epochs": len(result.history)}
@@ -51,7 +51,7 @@ def run(structure: str, args: argparse.Namespace, workdir: Path, general: Loaded
     split = simulate_split(workdir / structure, structure, n_train=args.n_train, n_test=args.n_test, size=args.size,
                            apix=args.apix, snr=None, label_fraction=args.label_fraction,
                            wrong_label_fraction=args.wrong_label_fraction, seed=args.seed)
-    config = DenseTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    config = FCNTrainConfig(seed=args.seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     rows = []
     for setup in args.setups:
         facts: dict = {"train_s": 0.0, "n_labels": 0}

@@ -45,7 +45,7 @@ from _picking import Split, add_split_options, matched_to_truth, score, set_thre
 
 from cryopick.postprocess.aggregates import AggregateGuardConfig
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.pickers.fcn.general import general_model_path
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
@@ -56,7 +56,7 @@ SETUPS = ("pu", "pu+regions", "pu+regions+aggregates", "masks+regions", "masks+r
           "tuned+masks+regions", "tuned+masks+regions+aggregates", "general")
 
 
-def train(split: Split, out: Path, use_masks: bool, config: DenseTrainConfig, model_file: Path,
+def train(split: Split, out: Path, use_masks: bool, config: FCNTrainConfig, model_file: Path,
           initial: LoadedModel | None = None) -> tuple:
     if initial is not None:  # as `cryopick train --init`: its weights and its threshold
         config = replace(config, default_threshold=initial.threshold)
@@ -94,9 +94,9 @@ def run(structure: str, args: argparse.Namespace, workdir: Path) -> list[dict]:
     split = simulate_split(out, structure, n_train=args.n_train, n_test=args.n_test, size=args.size, apix=args.apix,
                            snr=None, label_fraction=args.label_fraction, wrong_label_fraction=args.wrong_label_fraction,
                            seed=args.seed, junk="lots")
-    base = DenseTrainConfig(seed=args.seed, field_per_diameter=args.field_per_diameter,
-                            background_weight=args.background_weight,
-                            **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    base = FCNTrainConfig(seed=args.seed, field_per_diameter=args.field_per_diameter,
+                          background_weight=args.background_weight,
+                          **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     rows, models = [], {}
     for setup in args.setups:
         use_masks = "masks" in setup
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_split_options(parser, seed=5, json=RESULTS / "junk.json")
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
     parser.add_argument("--general-model", type=Path, default=None, help="for the general set-up (default: bundled)")
-    parser.add_argument("--field-per-diameter", type=float, default=DenseTrainConfig.field_per_diameter)
+    parser.add_argument("--field-per-diameter", type=float, default=FCNTrainConfig.field_per_diameter)
     parser.add_argument("--background-weight", type=float, default=None)
     args = parser.parse_args(argv)
     if args.quick:

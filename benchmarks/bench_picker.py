@@ -45,7 +45,7 @@ from _picking import (
     train_cryopick,
 )
 
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.io.micrographs import read_micrograph
 from cryopick.pickers.log import LoGConfig
 
@@ -55,7 +55,7 @@ REPORT_THRESHOLD = 0.8
 
 def run_fcn(split: Split, args: argparse.Namespace, workdir: Path) -> dict:
     seed = args.seed if args.train_seed is None else args.train_seed
-    config = DenseTrainConfig(seed=seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    config = FCNTrainConfig(seed=seed, **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     loaded, result, train_s = train_cryopick(split, config, workdir / f"{split.structure}_fcn.cryopick")
     picks, pick_s = pick_cryopick(split, loaded)
     return {"picker": "cryopick FCN", **score(picks, split.truth_test, split.radius_px, loaded.threshold),
@@ -76,14 +76,14 @@ def run_report_cnn(split: Split, args: argparse.Namespace, workdir: Path) -> dic
     from cryopick.models.checkpoint import load_model, save_model
     from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
     from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
-    from cryopick.pickers.patch.train import TrainConfig, train_classifier
+    from cryopick.pickers.patch.train import PatchTrainConfig, train_classifier
 
     patch_config = PatchConfig(scheme="a", seed=args.seed)
     start = time.perf_counter()
     patches = build_patch_set((read_micrograph(p) for p in split.train_paths), split.labels, split.diameter_A,
                               patch_config)
-    result = train_classifier(patches, TrainConfig(model="cnn", epochs=args.report_epochs, seed=args.seed,
-                                                   device="cpu"))
+    result = train_classifier(patches, PatchTrainConfig(model="cnn", epochs=args.report_epochs, seed=args.seed,
+                                                        device="cpu"))
     train_s = time.perf_counter() - start
     model_file = workdir / f"{split.structure}_cnn.cryopick"
     save_model(model_file, result.model, kind="cnn", arch=result.arch, patch_config=asdict(patch_config),

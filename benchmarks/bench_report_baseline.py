@@ -35,7 +35,7 @@ from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
-from cryopick.pickers.patch.train import TrainConfig, train_classifier
+from cryopick.pickers.patch.train import PatchTrainConfig, train_classifier
 
 REPORT_THRESHOLD = 0.8
 
@@ -92,7 +92,7 @@ def run_dataset(structure: str, args: argparse.Namespace, workdir: Path) -> list
         patch_config = PatchConfig(scheme=scheme, seed=args.seed)
         start = time.perf_counter()
         patches = build_patch_set((read_micrograph(p) for p in train_paths), labels, diameter_A, patch_config)
-        result = train_classifier(patches, TrainConfig(model=kind, epochs=epochs, seed=args.seed, device="cpu"))
+        result = train_classifier(patches, PatchTrainConfig(model=kind, epochs=epochs, seed=args.seed, device="cpu"))
         train_s = time.perf_counter() - start
         model_file = workdir / f"{structure}_{kind}_{scheme}.cryopick"
         save_model(model_file, result.model, kind=kind, arch=result.arch, patch_config=asdict(patch_config),

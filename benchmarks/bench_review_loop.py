@@ -31,7 +31,7 @@ from _common import RESULTS, write_report
 from _picking import Split, pick_cryopick, score, set_threads, simulate_split, train_cryopick
 
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.pickers.fcn.general import general_model_path
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.picks import make_picks, picks_for
@@ -69,8 +69,8 @@ def run(structure: str, args: argparse.Namespace, workdir: Path, general: Loaded
     split = simulate_split(workdir / structure, structure, n_train=args.n_review, n_test=args.n_test, size=args.size,
                            apix=args.apix, snr=None, label_fraction=1.0, wrong_label_fraction=0.0, seed=args.seed)
     general = replace(general, diameter_A=split.diameter_A)
-    config = DenseTrainConfig(seed=args.seed, default_threshold=general.threshold,
-                              **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
+    config = FCNTrainConfig(seed=args.seed, default_threshold=general.threshold,
+                            **({"max_epochs": args.max_epochs} if args.max_epochs else {}))
     shown = pd.concat([pick_fcn(read_micrograph(p), general, None, FCNPickConfig()) for p in split.train_paths],
                       ignore_index=True)  # what the review page starts from: the picks at the threshold
     rows = []

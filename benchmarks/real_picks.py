@@ -29,7 +29,7 @@ from _common import RESULTS, write_report  # noqa: E402
 
 from cryopick.pickers.fcn.data import labelled_image  # noqa: E402
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn  # noqa: E402
-from cryopick.pickers.fcn.train import DenseTrainConfig, save_fcn_model, train_fcn  # noqa: E402
+from cryopick.pickers.fcn.train import FCNTrainConfig, save_fcn_model, train_fcn  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
 from cryopick.pickers.log import LoGConfig, pick_log  # noqa: E402
 from cryopick.models.checkpoint import load_model  # noqa: E402
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         labels = log_picks.sample(n=min(n_labels, len(log_picks)), random_state=0)
         start = time.perf_counter()
         image = labelled_image(mic, labels, diameter_A)
-        result = train_fcn([image], DenseTrainConfig(seed=0), progress=print)
+        result = train_fcn([image], FCNTrainConfig(seed=0), progress=print)
         train_s = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:  # the model as `cryopick pick --model` reads it
             save_fcn_model(Path(tmp) / "real.cryopick", result, diameter_A)

@@ -68,7 +68,7 @@ def test_arch_defaults_to_the_models_and_real_patch_config_is_storable(tmp_path)
 
 
 def test_training_info_from_a_real_run_round_trips(tmp_path):
-    from cryopick.pickers.patch.train import TrainConfig, train_classifier
+    from cryopick.pickers.patch.train import PatchTrainConfig, train_classifier
 
     class Patches:
         rng = np.random.default_rng(0)
@@ -76,7 +76,7 @@ def test_training_info_from_a_real_run_round_trips(tmp_path):
         labels = np.r_[np.ones(20), np.zeros(20)].astype(np.float32)
         groups = np.arange(40)
 
-    result = train_classifier(Patches(), TrainConfig(epochs=2, device="cpu"))
+    result = train_classifier(Patches(), PatchTrainConfig(epochs=2, device="cpu"))
     path = tmp_path / "run.cryopick"
     save_model(path, result.model, kind="mlp", arch=result.arch, patch_config=PATCH_CONFIG,
                diameter_A=120.0, training=result.summary())

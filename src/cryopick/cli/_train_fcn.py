@@ -9,7 +9,7 @@ import pandas as pd
 
 from cryopick.cli._common import console, progress_over
 from cryopick.pickers.fcn.data import labelled_image
-from cryopick.pickers.fcn.train import DenseTrainConfig, save_fcn_model, train_fcn
+from cryopick.pickers.fcn.train import FCNTrainConfig, save_fcn_model, train_fcn
 from cryopick.io.masks import find_mask, read_mask
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.fcn import ParticleFCN
@@ -48,7 +48,7 @@ def train_fcn_command(paths: list[Path], labels: pd.DataFrame, diameter_A: float
 
     ``initial``: the model to start from (:func:`initial_network` of `--init`), with its threshold.
     """
-    config = DenseTrainConfig(
+    config = FCNTrainConfig(
         **({} if max_epochs is None else {"max_epochs": max_epochs}),
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         prior=prior, rotate=rotate, seed=seed, device=device,

@@ -147,7 +147,7 @@ def _train_patch_classifier(labelled: list[Path], labels, diameter: float, outpu
     # torch is imported here, not at start-up, so other commands stay quick
     from cryopick.models.checkpoint import save_model
     from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
-    from cryopick.pickers.patch.train import EpochLog, TrainConfig, train_classifier
+    from cryopick.pickers.patch.train import EpochLog, PatchTrainConfig, train_classifier
 
     patch_config = PatchConfig(scheme=scheme, seed=seed)
     mics = (read_micrograph(path, apix) for path in labelled)
@@ -155,7 +155,7 @@ def _train_patch_classifier(labelled: list[Path], labels, diameter: float, outpu
     n_pos = int(patch_set.labels.sum())
     console.print(f"{len(patch_set.labels)} training examples ({n_pos} particle, {len(patch_set.labels) - n_pos} background)")
 
-    config = TrainConfig(model=kind, epochs=epochs, validation_fraction=validation_fraction, seed=seed, device=device)
+    config = PatchTrainConfig(model=kind, epochs=epochs, validation_fraction=validation_fraction, seed=seed, device=device)
     every = max(1, epochs // 10)
 
     def report(log: EpochLog) -> None:

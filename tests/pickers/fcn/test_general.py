@@ -11,7 +11,7 @@ from tests.cli.test_cli import assert_one_line_error, run_cli
 from cryopick.errors import CryopickError
 from cryopick.evaluation.metrics import evaluate
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
-from cryopick.pickers.fcn.train import DenseTrainConfig
+from cryopick.pickers.fcn.train import FCNTrainConfig
 from cryopick.pickers.fcn.general import (
     DEFAULT_CONDITIONS,
     GeneralRecipe,
@@ -105,7 +105,7 @@ def test_fine_tuning_starts_from_the_general_model(unseen: Path, tmp_path: Path,
 
 def test_the_recipe_retrains_a_general_model_from_scratch(tmp_path: Path) -> None:
     recipe = GeneralRecipe(structures=("small",), conditions=DEFAULT_CONDITIONS[:1], micrographs_per_condition=1,
-                           train=DenseTrainConfig(rounds=1, clean_fraction=0.0, max_epochs=1, min_epochs=1))
+                           train=FCNTrainConfig(rounds=1, clean_fraction=0.0, max_epochs=1, min_epochs=1))
     out = tmp_path / "general.cryopick"
     result = train_general_model(recipe, tmp_path / "work", out)
     assert 0 < result.prior < 0.1 and result.n_labels > 50

@@ -25,7 +25,7 @@ from cryopick.evaluation.metrics import evaluate
 from cryopick.pickers.fcn.count import estimate_particle_count, nearest_within
 from cryopick.pickers.fcn.data import FCN_PREPROCESS, dense_image, labelled_image
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
-from cryopick.pickers.fcn.train import DenseTrainConfig, DenseTrainResult, train_fcn
+from cryopick.pickers.fcn.train import FCNTrainConfig, FCNTrainResult, train_fcn
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.micrographs import read_micrograph
 from cryopick.models.checkpoint import load_model, save_model
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
                                  {"default_threshold": 0.0}, {"default_threshold": 1.0}])
 def test_config_rejects_impossible_settings(bad):
     with pytest.raises(CryopickError) as err:
-        DenseTrainConfig(**bad)
+        FCNTrainConfig(**bad)
     assert err.value.fix
 
 
@@ -56,7 +56,7 @@ def test_config_rejects_impossible_settings(bad):
                                 {"label_recall": 1.0}, {"stride": 1}, {"background_weight": 0.2},
                                 {"default_threshold": 0.386}, {"background_crops_per_batch": 0}])
 def test_config_accepts_sensible_settings(ok):
-    config = DenseTrainConfig(**ok)
+    config = FCNTrainConfig(**ok)
     json.dumps(asdict(config))  # stored in the model file as plain values
 
 
@@ -165,21 +165,21 @@ def test_train_needs_images_with_labels():
     with pytest.raises(CryopickError, match="no labelled micrographs"):
         train_fcn([])
     with pytest.raises(CryopickError, match="no labelled particles"):
-        train_fcn([_small_image(n_labels=0)], DenseTrainConfig(**_QUICK))
+        train_fcn([_small_image(n_labels=0)], FCNTrainConfig(**_QUICK))
 
 
 def test_train_refuses_labels_only_in_the_held_out_strip():
     img = _small_image(n_labels=0, validation_fraction=0.4)
     img = img.with_labels(np.array([[30.0, 120.0], [90.0, 110.0]]), 2.4)  # both below row 77
     with pytest.raises(CryopickError, match="held-out strip") as err:
-        train_fcn([img], DenseTrainConfig(**_QUICK))
+        train_fcn([img], FCNTrainConfig(**_QUICK))
     assert "validation fraction" in err.value.fix
 
 
 def test_train_is_reproducible_and_reports_what_it_did():
     lines: list[str] = []
-    first = train_fcn([_small_image()], DenseTrainConfig(**_QUICK, seed=3), progress=lines.append)
-    second = train_fcn([_small_image()], DenseTrainConfig(**_QUICK, seed=3))
+    first = train_fcn([_small_image()], FCNTrainConfig(**_QUICK, seed=3), progress=lines.append)
+    second = train_fcn([_small_image()], FCNTrainConfig(**_QUICK, seed=3))
     for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items()):
         assert torch.equal(a, b), name
     assert isinstance(first.model, ParticleFCN) and not first.model.training
@@ -190,13 +190,13 @@ def test_train_is_reproducible_and_reports_what_it_did():
     assert any("given" in line for line in lines)
     assert first.stop_reasons == ["stopped after the maximum of 2 epochs"]
     assert any("maximum of 2 epochs" in line for line in lines)
-    third = train_fcn([_small_image()], DenseTrainConfig(**_QUICK, seed=4))
+    third = train_fcn([_small_image()], FCNTrainConfig(**_QUICK, seed=4))
     assert not torch.equal(third.model.layers[0].weight, first.model.layers[0].weight)
 
 
 def test_train_stops_when_held_out_risk_stops_improving():
-    config = DenseTrainConfig(rounds=1, prior=0.05, max_epochs=40, patience=1, lr_patience=1,
-                              min_steps_per_epoch=2, max_steps_per_epoch=2, seed=0)
+    config = FCNTrainConfig(rounds=1, prior=0.05, max_epochs=40, patience=1, lr_patience=1,
+                            min_steps_per_epoch=2, max_steps_per_epoch=2, seed=0)
     result = train_fcn([_small_image()], config)
     assert len(result.history) < 40
     assert result.stop_reasons[0].startswith("converged")
@@ -220,11 +220,11 @@ def test_threshold_is_lowered_only_when_labelled_particles_would_be_missed(proba
     from cryopick.pickers.fcn.train import _threshold
 
     images = [_small_image(n_labels=20)]
-    got = _threshold(_constant_network(probability), images, DenseTrainConfig(), 16.0, torch.device("cpu"))
+    got = _threshold(_constant_network(probability), images, FCNTrainConfig(), 16.0, torch.device("cpu"))
     assert got == pytest.approx(expected, abs=1e-4)
     # too few labels to tell: the default
     few = [_small_image(n_labels=5)]
-    assert _threshold(_constant_network(probability), few, DenseTrainConfig(), 16.0, torch.device("cpu")) == 0.5
+    assert _threshold(_constant_network(probability), few, FCNTrainConfig(), 16.0, torch.device("cpu")) == 0.5
 
 
 # ----------------------------------------------------------------------------- end to end on simulated data
@@ -261,7 +261,7 @@ def trained(tmp_path_factory) -> Trained:
         mic = read_micrograph(path)
         images.append(labelled_image(mic, labels.loc[labels["micrograph"] == mic.name], diameter_A))
     lines: list[str] = []
-    train_config = DenseTrainConfig(max_epochs=12, seed=0)
+    train_config = FCNTrainConfig(max_epochs=12, seed=0)
     result = train_fcn(images, train_config, progress=lines.append)
     model_file = out / "model.cryopick"
     save_model(model_file, result.model, kind="fcn", arch=result.model.arch, diameter_A=diameter_A,
@@ -291,14 +291,14 @@ def test_end_to_end_picks_the_particles(trained):
 
 
 def test_end_to_end_counts_the_particles(trained):
-    result: DenseTrainResult = trained.result
+    result: FCNTrainResult = trained.result
     assert result.n_labels == trained.n_labels
     assert abs(result.n_particles_estimate - trained.n_truth_train) <= 0.35 * trained.n_truth_train
     assert 0 < result.prior < 0.5
 
 
 def test_end_to_end_training_log_and_record(trained, tmp_path):
-    result: DenseTrainResult = trained.result
+    result: FCNTrainResult = trained.result
     assert len(result.stop_reasons) == 2  # two rounds by default
     assert all("converged" in r or "maximum" in r for r in result.stop_reasons)
     assert any("converged" in line or "maximum" in line for line in trained.lines)
@@ -310,7 +310,7 @@ def test_end_to_end_training_log_and_record(trained, tmp_path):
     json.dumps(summary)
     assert summary["trainer"] == "fcn-pu" and len(summary["history"]) == len(result.history)
     assert trained.loaded.training["n_labels"] == result.n_labels
-    assert trained.loaded.kind == "fcn" and trained.loaded.preprocess == asdict(FCN_PREPROCESS)
+    assert trained.loaded.kind == "fcn" and trained.loaded.settings["preprocess"] == asdict(FCN_PREPROCESS)
 
 
 def test_end_to_end_dropped_labels_are_mostly_wrong_ones(trained):

@@ -14,7 +14,7 @@ from cryopick.errors import CryopickError
 from cryopick.models import build_model
 from cryopick.pickers.patch.train import (
     EpochLog,
-    TrainConfig,
+    PatchTrainConfig,
     predict_proba,
     split_by_group,
     train_classifier,
@@ -58,17 +58,17 @@ def small_set() -> FakePatchSet:
 
 
 def test_defaults_are_the_reports():
-    config = TrainConfig()
+    config = PatchTrainConfig()
     assert (config.model, config.epochs, config.batch_size) == ("mlp", 100, 128)
     assert (config.learning_rate, config.lr_decay, config.momentum) == (1e-3, 1e-4, 0.9)
-    assert hash(config) == hash(TrainConfig())
+    assert hash(config) == hash(PatchTrainConfig())
 
 
 @pytest.mark.parametrize("bad", [{"model": "svm"}, {"epochs": 0}, {"batch_size": 0}, {"learning_rate": -1.0},
                                  {"lr_decay": -1e-4}, {"momentum": 1.0}, {"validation_fraction": 1.0}])
 def test_bad_config_is_an_input_error(bad):
     with pytest.raises(CryopickError, match="fix:"):
-        TrainConfig(**bad)
+        PatchTrainConfig(**bad)
 
 
 def test_split_by_group_keeps_groups_whole_and_the_fraction():
@@ -104,7 +104,7 @@ def test_split_by_group_edge_cases():
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 def test_training_separates_discs_from_noise(small_set, kind):
     logs: list[EpochLog] = []
-    result = train_classifier(small_set, TrainConfig(model=kind, epochs=4, seed=0, **FAST), progress=logs.append)
+    result = train_classifier(small_set, PatchTrainConfig(model=kind, epochs=4, seed=0, **FAST), progress=logs.append)
     assert [log.epoch for log in logs] == [1, 2, 3, 4] and logs == result.history
     assert result.history[-1].val_accuracy >= 0.9
     assert result.history[-1].train_loss < result.history[0].train_loss
@@ -119,13 +119,13 @@ def test_training_separates_discs_from_noise(small_set, kind):
 
 
 def test_learning_rate_decays_per_update_keras_style(small_set):
-    config = TrainConfig(epochs=3, batch_size=100, seed=0, device="cpu")
+    config = PatchTrainConfig(epochs=3, batch_size=100, seed=0, device="cpu")
     result = train_classifier(small_set, config)
     updates_per_epoch = math.ceil(result.n_train / 100)
     for log in result.history:
         t = log.epoch * updates_per_epoch
         assert log.learning_rate == pytest.approx(1e-3 / (1 + 1e-4 * t), rel=1e-9)
-    fast_decay = train_classifier(small_set, TrainConfig(epochs=2, batch_size=100, lr_decay=0.5, device="cpu"))
+    fast_decay = train_classifier(small_set, PatchTrainConfig(epochs=2, batch_size=100, lr_decay=0.5, device="cpu"))
     assert fast_decay.history[1].learning_rate == pytest.approx(1e-3 / (1 + 0.5 * 2 * updates_per_epoch))
 
 
@@ -133,8 +133,8 @@ def test_first_update_uses_the_initial_rate():
     """One full-batch SGD step without dropout or momentum: w1 = w0 - lr0 * grad (t = 0, no decay yet)."""
     data = discs_and_noise(8, px=16)
     arch = {"input_dropout": 0.0, "dropout": 0.0, "hidden": [8, 8]}
-    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.05, lr_decay=0.5, momentum=0.0,
-                         validation_fraction=0.0, seed=3, device="cpu", arch=arch)
+    config = PatchTrainConfig(epochs=1, batch_size=64, learning_rate=0.05, lr_decay=0.5, momentum=0.0,
+                              validation_fraction=0.0, seed=3, device="cpu", arch=arch)
     result = train_classifier(data, config)
     torch.manual_seed(3)
     start = build_model("mlp", patch_px=16, **arch)
@@ -148,7 +148,7 @@ def test_first_update_uses_the_initial_rate():
 
 def test_same_seed_same_weights_and_global_rng_untouched(small_set):
     subset = FakePatchSet(small_set.patches[::4], small_set.labels[::4], small_set.groups[::4])
-    config = TrainConfig(epochs=2, seed=5, **FAST)
+    config = PatchTrainConfig(epochs=2, seed=5, **FAST)
     torch.manual_seed(123)
     first = train_classifier(subset, config)
     after = torch.rand(3)
@@ -158,20 +158,20 @@ def test_same_seed_same_weights_and_global_rng_untouched(small_set):
     for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)
     assert [h.train_loss for h in first.history] == [h.train_loss for h in second.history]
-    other = train_classifier(subset, TrainConfig(epochs=2, seed=6, **FAST))
+    other = train_classifier(subset, PatchTrainConfig(epochs=2, seed=6, **FAST))
     assert not torch.equal(first.model.layers[1].weight, other.model.layers[1].weight)
 
 
 def test_patch_size_comes_from_the_data():
     data = discs_and_noise(10, px=32)
-    result = train_classifier(data, TrainConfig(model="cnn", epochs=1, device="cpu"))
+    result = train_classifier(data, PatchTrainConfig(model="cnn", epochs=1, device="cpu"))
     assert result.arch["patch_px"] == 32
     assert predict_proba(result.model, data.patches).shape == (80,)
 
 
 def test_summary_is_plain_python(small_set):
     subset = FakePatchSet(small_set.patches[::5], small_set.labels[::5], small_set.groups[::5])
-    result = train_classifier(subset, TrainConfig(epochs=2, seed=1, device="cpu"))
+    result = train_classifier(subset, PatchTrainConfig(epochs=2, seed=1, device="cpu"))
     summary = result.summary()
     assert summary["epochs"] == 2 and summary["n_train"] == result.n_train
     assert summary["val_accuracy"] == result.history[-1].val_accuracy
@@ -191,15 +191,15 @@ def test_summary_is_plain_python(small_set):
 def test_unusable_patch_sets_are_input_errors(small_set):
     only_particles = FakePatchSet(small_set.patches[:40], small_set.labels[:40], small_set.groups[:40])
     with pytest.raises(CryopickError, match="all 40 training examples are particles"):
-        train_classifier(only_particles, TrainConfig(epochs=1, device="cpu"))
+        train_classifier(only_particles, PatchTrainConfig(epochs=1, device="cpu"))
     empty = FakePatchSet(np.zeros((0, 64, 64), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
     with pytest.raises(CryopickError, match="no training examples"):
-        train_classifier(empty, TrainConfig(epochs=1, device="cpu"))
+        train_classifier(empty, PatchTrainConfig(epochs=1, device="cpu"))
     patches = small_set.patches[::50].copy()
     patches[0, 0, 0] = np.nan
     with pytest.raises(CryopickError, match="NaN"):
         train_classifier(FakePatchSet(patches, small_set.labels[::50], small_set.groups[::50]),
-                         TrainConfig(epochs=1, device="cpu"))
+                         PatchTrainConfig(epochs=1, device="cpu"))
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])

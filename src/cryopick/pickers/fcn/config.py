@@ -1,8 +1,8 @@
 """What the fully convolutional picker's training is told and what it reports.
 
-:class:`DenseTrainConfig` (every setting of :func:`cryopick.pickers.fcn.train.train_fcn`, in
+:class:`FCNTrainConfig` (every setting of :func:`cryopick.pickers.fcn.train.train_fcn`, in
 units of the particle diameter where a length is meant), :class:`EpochRecord` (one line
-of the training log) and :class:`DenseTrainResult` (the network and what training found
+of the training log) and :class:`FCNTrainResult` (the network and what training found
 out about the data). Kept apart from the training loop so that the loop stays readable.
 """
 
@@ -18,7 +18,7 @@ from cryopick.models.fcn import ParticleFCN
 
 
 @dataclass(frozen=True)
-class DenseTrainConfig:
+class FCNTrainConfig:
     """How the fully convolutional picker is trained. Lengths are in particle diameters.
 
     Attributes
@@ -142,7 +142,7 @@ class EpochRecord:
 
 
 @dataclass
-class DenseTrainResult:
+class FCNTrainResult:
     """The trained network and what training found out about the data."""
 
     model: ParticleFCN
@@ -154,7 +154,7 @@ class DenseTrainResult:
     threshold: float
     stop_reasons: list[str]
     seconds: float
-    config: DenseTrainConfig
+    config: FCNTrainConfig
     dropped_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: dict[str, Any] = field(default_factory=dict)
 

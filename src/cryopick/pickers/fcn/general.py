@@ -25,7 +25,7 @@ import numpy as np
 
 from cryopick.errors import CryopickError
 from cryopick.pickers.fcn.data import labelled_image
-from cryopick.pickers.fcn.train import DenseTrainConfig, DenseTrainResult, save_fcn_model, train_fcn
+from cryopick.pickers.fcn.train import FCNTrainConfig, FCNTrainResult, save_fcn_model, train_fcn
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.masks import read_mask
 from cryopick.io.micrographs import read_micrograph
@@ -80,7 +80,7 @@ class GeneralRecipe:
     conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS
     micrographs_per_condition: int = 2
     micrograph_diameters: float = 24.0
-    train: DenseTrainConfig = field(default_factory=lambda: DenseTrainConfig(
+    train: FCNTrainConfig = field(default_factory=lambda: FCNTrainConfig(
         rounds=1, clean_fraction=0.0, max_steps_per_epoch=80, max_epochs=40, min_epochs=10))
     seed: int = 2026
 
@@ -125,7 +125,7 @@ def simulate_recipe(recipe: GeneralRecipe, workdir: Path, progress: Progress | N
 
 
 def train_general_model(recipe: GeneralRecipe, workdir: Path, out: Path,
-                        progress: Progress | None = None) -> DenseTrainResult:
+                        progress: Progress | None = None) -> FCNTrainResult:
     """Simulate the recipe's data in ``workdir``, train the general model and write it to ``out``.
 
     Every particle is a label and the junk masks are known background, so the prior is

@@ -42,7 +42,7 @@ import torch
 
 from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
-from cryopick.pickers.fcn.config import DenseTrainConfig, DenseTrainResult, EpochRecord
+from cryopick.pickers.fcn.config import EpochRecord, FCNTrainConfig, FCNTrainResult
 from cryopick.pickers.fcn.count import (
     MIN_CONFIDENT_MEDIAN,
     estimate_particle_count,
@@ -67,11 +67,6 @@ from cryopick.pickers.fcn.tiling import predict_tiled
 
 Progress = Callable[[str], None]
 
-DEFAULT_FCN_THRESHOLD = 0.5
-"""The probability a candidate needs to be picked by default (the nnPU network estimates
-P(particle centre); 0.5 is where it says particle rather than not), unless the labels say
-it is too high (:func:`_threshold`)."""
-
 MIN_FCN_THRESHOLD = 0.1
 """The lowest threshold training sets."""
 
@@ -79,14 +74,14 @@ MIN_LABELS_FOR_THRESHOLD = 10
 """With fewer labels, the threshold stays at the default."""
 
 
-def build_network(diameter_px: float, config: DenseTrainConfig = DenseTrainConfig()) -> ParticleFCN:
+def build_network(diameter_px: float, config: FCNTrainConfig = FCNTrainConfig()) -> ParticleFCN:
     """The untrained network :func:`train_fcn` starts from, for a particle ``diameter_px`` wide at the working scale."""
     return ParticleFCN.for_diameter(diameter_px, config.field_per_diameter, channels=config.channels,
                                     stride=config.stride)
 
 
-def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainConfig(),
-              progress: Progress | None = None, initial: ParticleFCN | None = None) -> DenseTrainResult:
+def train_fcn(images: list[DenseImage], config: FCNTrainConfig = FCNTrainConfig(),
+              progress: Progress | None = None, initial: ParticleFCN | None = None) -> FCNTrainResult:
     """Train a :class:`~cryopick.models.fcn.ParticleFCN` on labelled working-scale micrographs.
 
     All images must share the working particle diameter (``preprocessed.diameter_px``).
@@ -156,17 +151,17 @@ def train_fcn(images: list[DenseImage], config: DenseTrainConfig = DenseTrainCon
         say(f"threshold {threshold:.3f}: at {config.default_threshold:g}, fewer than {config.label_recall:.0%} of the "
             f"labelled particles would be picked")
     model.cpu().eval()
-    return DenseTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
-                            time.perf_counter() - start, config, dropped_labels)
+    return FCNTrainResult(model, history, prior, n_est, n_labels, dropped, threshold, reasons,
+                          time.perf_counter() - start, config, dropped_labels)
 
 
-def _steps_per_epoch(images: list[DenseImage], config: DenseTrainConfig, core_px: int) -> int:
+def _steps_per_epoch(images: list[DenseImage], config: FCNTrainConfig, core_px: int) -> int:
     train_px = sum(img.validation_start_row * img.shape[1] for img in images)
     steps = math.ceil(train_px / (config.crops_per_batch * core_px * core_px))
     return int(np.clip(steps, config.min_steps_per_epoch, config.max_steps_per_epoch))
 
 
-def _run_round(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, prior: float,
+def _run_round(model: ParticleFCN, images: list[DenseImage], config: FCNTrainConfig, prior: float,
                round_no: int, rng: np.random.Generator, device: torch.device, history: list[EpochRecord],
                start: float, say: Progress) -> str:
     diameter_px = float(np.median([img.preprocessed.diameter_px for img in images]))
@@ -275,7 +270,7 @@ def _probability_maps(model: ParticleFCN, images: list[DenseImage], device: torc
     return [probability_map(model, img.image, device=device) for img in images]
 
 
-def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
                   diameter_px: float) -> tuple[list[np.ndarray], float]:
     """Per image, which labels to keep (score at least ``clean_fraction`` of the median); and the median."""
     scores = _label_scores(maps, images, config, diameter_px)
@@ -284,14 +279,14 @@ def _clean_labels(maps: list[np.ndarray], images: list[DenseImage], config: Dens
     return [s >= cut for s in scores], median
 
 
-def _label_scores(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+def _label_scores(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
                   diameter_px: float) -> list[np.ndarray]:
     """Per image, each label's score: the best probability within the positive radius of it."""
     reach = config.positive_radius_diameters * diameter_px
     return [label_scores(p, img.labels_xy, reach) for p, img in zip(maps, images)]
 
 
-def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainConfig, diameter_px: float,
+def _threshold(model: ParticleFCN, images: list[DenseImage], config: FCNTrainConfig, diameter_px: float,
                device: torch.device) -> float:
     """The model's threshold: ``config.default_threshold``, or lower if that would miss labelled particles.
 
@@ -310,14 +305,14 @@ def _threshold(model: ParticleFCN, images: list[DenseImage], config: DenseTrainC
     return float(np.clip(reached, min(MIN_FCN_THRESHOLD, config.default_threshold), config.default_threshold))
 
 
-def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: DenseTrainConfig,
+def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
                      diameter_px: float) -> float:
     return estimate_particle_count(maps, [img.labels_xy for img in images],
                                    config.min_distance_diameters * diameter_px,
                                    config.positive_radius_diameters * diameter_px)
 
 
-def save_fcn_model(path: str | Path, result: DenseTrainResult, diameter_A: float) -> None:
+def save_fcn_model(path: str | Path, result: FCNTrainResult, diameter_A: float) -> None:
     """Write a trained FCN as a ``.cryopick`` model file: weights, the FCN's preprocessing,
     spacing, threshold and the training record (see :mod:`cryopick.models.checkpoint`)."""
     save_model(path, result.model, kind="fcn", arch=result.model.arch, diameter_A=diameter_A,

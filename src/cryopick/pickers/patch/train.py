@@ -2,7 +2,7 @@
 
 Section 3.1 of the report: stochastic gradient descent, learning rate 0.001 decayed by
 1e-4 "after each update", momentum 0.9, batch 128, 100 epochs, binary cross-entropy.
-:class:`TrainConfig` holds exactly these defaults.
+:class:`PatchTrainConfig` holds exactly these defaults.
 
 * **Learning-rate decay** follows Keras' ``SGD(decay=...)``, which the report used:
   the update number ``t`` (0 for the first update) uses ``lr0 / (1 + decay * t)``.
@@ -51,7 +51,7 @@ _EVAL_BATCH = 1024
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class PatchTrainConfig:
     """How a patch classifier is trained (defaults: the report's section 3.1).
 
     Attributes
@@ -133,7 +133,7 @@ class EpochLog:
 
 
 @dataclass
-class TrainResult:
+class PatchTrainResult:
     """A trained model (on the CPU, in eval mode) and how training went."""
 
     model: nn.Module
@@ -143,7 +143,7 @@ class TrainResult:
     n_val: int
     kind: str = "mlp"
     arch: dict[str, Any] = field(default_factory=dict)
-    config: TrainConfig | None = None
+    config: PatchTrainConfig | None = None
     train_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     val_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
@@ -264,8 +264,8 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.T
     return float(loss_sum) / index.numel(), float(correct) / index.numel()
 
 
-def train_classifier(patch_set: PatchSetLike, config: TrainConfig = TrainConfig(),
-                     progress: Callable[[EpochLog], None] | None = None) -> TrainResult:
+def train_classifier(patch_set: PatchSetLike, config: PatchTrainConfig = PatchTrainConfig(),
+                     progress: Callable[[EpochLog], None] | None = None) -> PatchTrainResult:
     """Train a fresh patch classifier with SGD; see the module docstring for the choices.
 
     Parameters
@@ -280,7 +280,7 @@ def train_classifier(patch_set: PatchSetLike, config: TrainConfig = TrainConfig(
 
     Returns
     -------
-    TrainResult
+    PatchTrainResult
         The model after the last epoch (moved to the CPU, eval mode), the history, the
         time taken, the split sizes and indices, and ``summary()`` for the model file.
     """
@@ -328,10 +328,10 @@ def train_classifier(patch_set: PatchSetLike, config: TrainConfig = TrainConfig(
             if progress is not None:
                 progress(log)
     model = model.cpu().eval()
-    return TrainResult(model=model, history=history, seconds=time.perf_counter() - started,
-                       n_train=int(n_train), n_val=int(val_np.size), kind=config.model,
-                       arch=dict(getattr(model, "arch", arch)), config=config,
-                       train_index=train_np, val_index=val_np)
+    return PatchTrainResult(model=model, history=history, seconds=time.perf_counter() - started,
+                            n_train=int(n_train), n_val=int(val_np.size), kind=config.model,
+                            arch=dict(getattr(model, "arch", arch)), config=config,
+                            train_index=train_np, val_index=val_np)
 
 
 def predict_proba(model: nn.Module, patches: np.ndarray, batch_size: int = 1024,
@@ -377,4 +377,4 @@ def predict_proba(model: nn.Module, patches: np.ndarray, batch_size: int = 1024,
     return out
 
 
-__all__ = ["EpochLog", "TrainConfig", "TrainResult", "predict_proba", "split_by_group", "train_classifier"]
+__all__ = ["EpochLog", "PatchTrainConfig", "PatchTrainResult", "predict_proba", "split_by_group", "train_classifier"]
