@@ -285,21 +285,20 @@ def wide_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     means = padded.reshape(padded.shape[0] // block, block, padded.shape[1] // block, block).mean(axis=(1, 3))
     sigma_blocks = math.sqrt(max(sigma_px**2 - block**2 / 12.0, 0.0)) / block
     means = ndimage.gaussian_filter(means, sigma_blocks, mode="nearest", truncate=3.0)
-    rows = _linear_weights(np.arange(ny) + margin, block, means.shape[0])
-    cols = _linear_weights(np.arange(nx) + margin, block, means.shape[1])
-    return (rows @ means @ cols.T).astype(np.float32, copy=False)
+    means = means.astype(np.float32, copy=False)
+    left, frac = _linear_weights(np.arange(ny) + margin, block, means.shape[0])
+    along_y = means[left] * (1.0 - frac)[:, None] + means[left + 1] * frac[:, None]
+    left, frac = _linear_weights(np.arange(nx) + margin, block, means.shape[1])
+    # elementwise, not a matrix product: BLAS sums differ with its thread count, and the picks must not
+    return (along_y[:, left] * (1.0 - frac)[None, :] + along_y[:, left + 1] * frac[None, :]).astype(np.float32,
+                                                                                                 copy=False)
 
 
-def _linear_weights(pixels: np.ndarray, block: int, n_blocks: int) -> np.ndarray:
-    """(pixels, n_blocks) weights interpolating block means, centred at ``(i + 0.5) block - 0.5``, to ``pixels``."""
+def _linear_weights(pixels: np.ndarray, block: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left block and weight of the right one interpolating block means, centred at ``(i + 0.5) block - 0.5``."""
     position = (pixels + 0.5) / block - 0.5
     left = np.clip(np.floor(position).astype(int), 0, n_blocks - 2)
-    frac = (position - left).astype(np.float32)
-    weights = np.zeros((pixels.size, n_blocks), dtype=np.float32)
-    index = np.arange(pixels.size)
-    weights[index, left] = 1.0 - frac
-    weights[index, left + 1] = frac
-    return weights
+    return left, (position - left).astype(np.float32)
 
 
 def preprocess(mic: Micrograph, diameter_A: float, config: PreprocessConfig = PreprocessConfig()) -> Preprocessed:
