@@ -43,7 +43,7 @@ from _common import RESULTS, write_report  # noqa: E402
 from _picking import Split, matched_to_truth, set_threads, simulate_split  # noqa: E402
 from bench_junk import junk_of  # noqa: E402
 
-from cryopick.pickers.fcn.picker import FCNPickConfig, pick_preprocessed, prepare_fcn, probability_map  # noqa: E402
+from cryopick.pickers.fcn.picker import FCNPicker, FCNPickConfig, probability_map  # noqa: E402
 from cryopick.pickers.fcn.general import general_model_path  # noqa: E402
 from cryopick.io.micrographs import read_micrograph  # noqa: E402
 from cryopick.models.checkpoint import LoadedModel, load_model  # noqa: E402
@@ -66,9 +66,9 @@ def crops_and_labels(split: Split, folder: Path, paths: list[Path], general: Loa
     crops, labels, scores = [], [], []
     for path in paths:
         mic = read_micrograph(path)
-        pre = prepare_fcn(mic, general, split.diameter_A)
-        picks = pick_preprocessed(pre, mic.name, float(mic.apix), general, split.diameter_A,
-                                  FCNPickConfig(threshold=threshold))
+        picker = FCNPicker(FCNPickConfig(threshold=threshold), general)
+        prepared = picker.prepare(mic, split.diameter_A)
+        picks, pre = picker.pick_prepared(prepared), prepared.work
         if picks.empty:
             continue
         kinds = junk_of(picks, split, folder)

@@ -47,8 +47,8 @@ def test_round_trip_keeps_predictions_and_settings(tmp_path, kind, arch):
     loaded = load_model(path)
     assert loaded.kind == kind and not loaded.model.training
     assert loaded.arch == model.arch
-    assert loaded.patch_config == PATCH_CONFIG
-    assert (loaded.diameter_A, loaded.threshold, loaded.stride_fraction) == (152.5, 0.7, 0.2)
+    assert loaded.settings["patch_config"] == PATCH_CONFIG
+    assert (loaded.diameter_A, loaded.threshold, loaded.settings["stride_fraction"]) == (152.5, 0.7, 0.2)
     assert loaded.training["history"] == {"val_loss": [0.5, 0.25], "learning_rate": [1e-3, 9e-4]}
     assert loaded.training["config"]["arch"]["channels"] == [1, 2]
     assert loaded.cryopick_version == cryopick.__version__ and loaded.format_version == FORMAT_VERSION
@@ -64,7 +64,7 @@ def test_arch_defaults_to_the_models_and_real_patch_config_is_storable(tmp_path)
     save_model(path, model, kind="cnn", patch_config=asdict(PatchConfig()), diameter_A=100.0, training={})
     loaded = load_model(path)
     assert loaded.arch == model.arch and loaded.threshold == 0.8
-    assert PatchConfig(**loaded.patch_config) == PatchConfig()
+    assert PatchConfig(**loaded.settings["patch_config"]) == PatchConfig()
 
 
 def test_training_info_from_a_real_run_round_trips(tmp_path):

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryopick.runs.batch import BatchConfig, PickSpec, default_threads, pick_many
+from cryopick.runs.batch import BatchConfig, default_threads, pick_many
+from cryopick.runs.job import PickSpec
 from cryopick.errors import CryopickError
 from cryopick.io.coords import read_coords
 from cryopick.runs.state import RunFolder

@@ -43,7 +43,6 @@ from cryopick.models import MODEL_KINDS, build_model
 
 FORMAT_NAME = "cryopick-model"
 FORMAT_VERSION = 1
-MODEL_SUFFIX = ".cryopick"
 DEFAULT_THRESHOLD = 0.8
 DEFAULT_STRIDE_FRACTION = 0.2
 _TRAIN_FIX = "give a model file written by `cryopick train`"
@@ -51,18 +50,20 @@ _TRAIN_FIX = "give a model file written by `cryopick train`"
 
 @dataclass
 class LoadedModel:
-    """A model read from a ``.cryopick`` file, with its picking settings."""
+    """A model read from a ``.cryopick`` file, with its picking settings.
+
+    ``settings`` holds the file's picking block beyond the diameter and threshold, as
+    written (``preprocess`` and ``min_distance_diameters`` for ``"fcn"``; ``patch_config``
+    and ``stride_fraction`` for the patch classifiers): each picker reads its own.
+    """
 
     model: nn.Module
     kind: str
     arch: dict[str, Any]
-    patch_config: dict[str, Any]
     diameter_A: float
     threshold: float
-    stride_fraction: float
+    settings: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
-    preprocess: dict[str, Any] = field(default_factory=dict)
-    min_distance_diameters: float = 0.5
     cryopick_version: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -191,12 +192,10 @@ def load_model(path: str | Path) -> LoadedModel:
         kind, arch, picking = payload["kind"], dict(payload["arch"]), dict(payload["picking"])
         model = build_model(kind, **arch)
         model.load_state_dict(payload["state_dict"])
+        settings = {key: value for key, value in picking.items() if key not in ("diameter_A", "threshold")}
         loaded = LoadedModel(
-            model=model.eval(), kind=kind, arch=arch, patch_config=dict(picking["patch_config"]),
-            diameter_A=float(picking["diameter_A"]), threshold=float(picking["threshold"]),
-            stride_fraction=float(picking["stride_fraction"]), training=dict(payload.get("training", {})),
-            preprocess=dict(picking.get("preprocess", {})),
-            min_distance_diameters=float(picking.get("min_distance_diameters", 0.5)),
+            model=model.eval(), kind=kind, arch=arch, diameter_A=float(picking["diameter_A"]),
+            threshold=float(picking["threshold"]), settings=settings, training=dict(payload.get("training", {})),
             cryopick_version=str(payload.get("cryopick_version", "")), format_version=version)
     except (KeyError, TypeError, ValueError, RuntimeError, CryopickError) as exc:
         problem = exc.problem if isinstance(exc, CryopickError) else str(exc).splitlines()[0]

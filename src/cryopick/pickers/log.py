@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,8 +50,11 @@ import scipy.fft as sfft
 from cryopick.detect import find_peaks
 from cryopick.errors import CryopickError
 from cryopick.io.micrographs import Micrograph
-from cryopick.io.picks import empty_picks, make_picks
+from cryopick.pickers.base import Candidates, Picker, PickPlan, PickRequest, Prepared
 from cryopick.preprocess import PreprocessConfig, median_and_spread, preprocess
+
+if TYPE_CHECKING:
+    from cryopick.models.checkpoint import LoadedModel
 
 KEEP_ALL: float = -math.inf
 """A ``threshold`` that keeps every peak (for precision-recall sweeps)."""
@@ -202,6 +206,78 @@ def log_score_map(image: np.ndarray, diameter_px: float, size_range: tuple[float
     return best
 
 
+@dataclass
+class _LoGMaps:
+    """The LoG's score map (best robust z over the size band) and the raw responses its guard compares."""
+
+    score_map: np.ndarray
+    raw_band: np.ndarray
+    larger: np.ndarray | None
+
+
+class LoGPicker(Picker):
+    """The LoG picker behind the :class:`~cryopick.pickers.base.Picker` interface (no model)."""
+
+    config_type = LoGConfig
+    needs_model = False
+
+    @classmethod
+    def plan(cls, request: PickRequest, loaded: LoadedModel | None = None) -> PickPlan:
+        """Every peak a candidate, unless the threshold is above the automatic cut.
+
+        The outlier cut judges by the peaks above the automatic cut and the threshold,
+        whichever is higher; so cutting every peak afterwards gives the same picks only
+        at a threshold up to the automatic cut (the default). Above it the picker cuts
+        itself.
+        """
+        auto = LoGConfig().auto_threshold
+        used = auto if request.threshold is None else request.threshold
+        if request.all_peaks or used <= auto:
+            return PickPlan(LoGConfig(threshold=KEEP_ALL), used, calibrated=False)
+        return PickPlan(LoGConfig(threshold=used), used, calibrated=False, complete=False,
+                        note=f"--threshold {used:g} is above the LoG's automatic cut ({auto:g}): only the picks "
+                        "are scored")
+
+    def prepare(self, mic: Micrograph, diameter_A: float | None = None) -> Prepared:
+        diameter_A = self.diameter_A(diameter_A)
+        return Prepared(mic.name, float(mic.apix), diameter_A, preprocess(mic, diameter_A, self.options.preprocess))
+
+    def score(self, prepared: Prepared) -> _LoGMaps:
+        config, d = self.options, prepared.work.diameter_px
+        band = band_diameters(d, config.size_range, config.n_sizes)
+        guard = d * np.asarray(GUARD_SIZES) if config.reject_larger else np.empty(0)
+        raw_band = score_map = larger = None
+        for i, response in enumerate(_log_maps(prepared.work.image, np.concatenate([band, guard]))):
+            if i < band.size:
+                raw_band = response.copy() if raw_band is None else np.maximum(raw_band, response, out=raw_band)
+                z = _robust_z(response)
+                score_map = z if score_map is None else np.maximum(score_map, z, out=score_map)
+            else:
+                larger = response if larger is None else np.maximum(larger, response, out=larger)
+        return _LoGMaps(score_map, raw_band, larger)
+
+    def candidates(self, prepared: Prepared, scored: _LoGMaps) -> Candidates:
+        d = prepared.work.diameter_px
+        return Candidates(*find_peaks(scored.score_map, min_distance_px=self.options.min_distance_diameters * d,
+                                      exclude_border_px=math.ceil(self.options.border_diameters * d)))
+
+    def filter(self, prepared: Prepared, scored: _LoGMaps, candidates: Candidates) -> Candidates:
+        """The junk guard (a larger blob answers more), the threshold, the outlier cut and the caps."""
+        config, score = self.options, candidates.score
+        keep = np.ones(candidates.size, dtype=bool)
+        if scored.larger is not None and candidates.size:
+            # a bigger dark object answers more strongly than any particle-sized one: junk
+            iy, ix = np.rint(candidates.y).astype(int), np.rint(candidates.x).astype(int)
+            keep &= scored.raw_band[iy, ix] >= scored.larger[iy, ix]
+        keep &= score >= (config.auto_threshold if config.threshold is None else config.threshold)
+        if config.outlier_spreads is not None:
+            keep &= score <= _outlier_cut(score[keep & (score >= config.auto_threshold)], config.outlier_spreads)
+        if config.max_score is not None:
+            keep &= score <= config.max_score
+        kept = candidates.keep(keep)
+        return kept if config.max_picks is None else kept.first(config.max_picks)
+
+
 def pick_log(mic: Micrograph, diameter_A: float, config: LoGConfig = LoGConfig()) -> pd.DataFrame:
     """Pick one micrograph; returns a Picks table in original-micrograph pixels.
 
@@ -221,40 +297,7 @@ def pick_log(mic: Micrograph, diameter_A: float, config: LoGConfig = LoGConfig()
         score; ``score`` is the robust z of the LoG response, ``diameter_px`` the given
         diameter in original pixels.
     """
-    pre = preprocess(mic, diameter_A, config.preprocess)
-    d = pre.diameter_px
-    band = band_diameters(d, config.size_range, config.n_sizes)
-    guard = d * np.asarray(GUARD_SIZES) if config.reject_larger else np.empty(0)
-    raw_band = score_map = larger = None
-    for i, response in enumerate(_log_maps(pre.image, np.concatenate([band, guard]))):
-        if i < band.size:
-            raw_band = response.copy() if raw_band is None else np.maximum(raw_band, response, out=raw_band)
-            z = _robust_z(response)
-            score_map = z if score_map is None else np.maximum(score_map, z, out=score_map)
-        else:
-            larger = response if larger is None else np.maximum(larger, response, out=larger)
-    x, y, score = find_peaks(
-        score_map,
-        min_distance_px=config.min_distance_diameters * d,
-        exclude_border_px=math.ceil(config.border_diameters * d),
-    )
-    keep = np.ones(x.size, dtype=bool)
-    if larger is not None and x.size:
-        # a bigger dark object answers more strongly than any particle-sized one: junk
-        iy, ix = np.rint(y).astype(int), np.rint(x).astype(int)
-        keep &= raw_band[iy, ix] >= larger[iy, ix]
-    keep &= score >= (config.auto_threshold if config.threshold is None else config.threshold)
-    if config.outlier_spreads is not None:
-        keep &= score <= _outlier_cut(score[keep & (score >= config.auto_threshold)], config.outlier_spreads)
-    if config.max_score is not None:
-        keep &= score <= config.max_score
-    x, y, score = x[keep], y[keep], score[keep]
-    if config.max_picks is not None:
-        x, y, score = x[: config.max_picks], y[: config.max_picks], score[: config.max_picks]
-    if x.size == 0:
-        return empty_picks()
-    x_orig, y_orig = pre.to_original(x, y)
-    return make_picks(mic.name, x_orig, y_orig, score, float(diameter_A) / float(mic.apix))
+    return LoGPicker(config).pick(mic, diameter_A)
 
 
 def _outlier_cut(scores: np.ndarray, n_spreads: float) -> float:

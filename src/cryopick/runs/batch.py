@@ -33,12 +33,10 @@ from typing import Any
 
 from cryopick.errors import CryopickError
 from cryopick.io.names import micrograph_name
-from cryopick.runs.job import (METHODS, Outcome, PickSpec, Skipped, finish, pick_one_or_skip, prepare,
-                               _or_skipped)
+from cryopick.runs.job import Outcome, PickSpec, Skipped, finish, or_skipped, pick_one_or_skip, prepare
 from cryopick.runs.state import MicrographResult, RunFolder
 
-__all__ = ["AUTO_WORKERS_FROM", "METHODS", "BatchConfig", "PickSpec", "Skipped", "auto_workers", "default_threads",
-           "pick_many"]
+__all__ = ["AUTO_WORKERS_FROM", "BatchConfig", "auto_workers", "default_threads", "pick_many"]
 
 @dataclass(frozen=True)
 class BatchConfig:
@@ -185,7 +183,7 @@ def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryopick-prefetch") as reader:
 
         def read_ahead(path: str) -> Future:
-            return reader.submit(_or_skipped, skip, path, functools.partial(prepare, spec, path))
+            return reader.submit(or_skipped, skip, path, functools.partial(prepare, spec, path))
 
         pending = iter(todo)
         queue: deque[Future] = deque(read_ahead(path) for path in itertools.islice(pending, config.prefetch))
@@ -195,7 +193,7 @@ def _run_local(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator
             next_path = next(pending, None)
             if next_path is not None:
                 queue.append(read_ahead(next_path))
-            result = item if isinstance(item, Skipped) else _or_skipped(skip, item.path,
+            result = item if isinstance(item, Skipped) else or_skipped(skip, item.path,
                                                                          functools.partial(finish, spec, item))
             del item
             count += 1

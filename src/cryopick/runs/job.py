@@ -1,32 +1,30 @@
 """One micrograph's picking, as a worker runs it: the :class:`PickSpec` and its two halves.
 
-A :class:`PickSpec` is plain data (method, model file, diameter, options), so it travels
-to other processes and machines; each process loads the spec's model once. Picking is
-split into :func:`prepare` (read the micrograph and, for the FCN, bring it to the
-model's working scale: no network) and :func:`finish` (network, candidates, guards), so
-that :mod:`cryopick.runs.batch` can prepare the next micrograph while the network runs.
-With ``skip_bad``, a micrograph that is bad input becomes a :class:`Skipped` instead of
-an error.
+A :class:`PickSpec` is plain data (picker kind, model file, diameter, options), so it
+travels to other processes and machines; each process loads the spec's model once. The
+picker comes from :mod:`cryopick.pickers.registry` by kind. Picking is split into
+:func:`prepare` (read the micrograph and bring it to the picker's working scale: no
+network) and :func:`finish` (network, candidates, guards), so that
+:mod:`cryopick.runs.batch` can prepare the next micrograph while the network runs. With
+``skip_bad``, a micrograph that is bad input becomes a :class:`Skipped` instead of an
+error.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryopick.errors import CryopickError
-from cryopick.pickers.fcn.picker import FCNPickConfig
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import micrograph_name
 from cryopick.io.picks import PICK_COLUMNS, empty_picks
-from cryopick.pickers.log import LoGConfig
+from cryopick.pickers.base import Picker, Prepared
+from cryopick.pickers.registry import PICKERS, picker_class
 from cryopick.runs.state import MicrographResult
-from cryopick.pickers.patch.sliding_window import SlidingWindowConfig
-
-METHODS = ("log", "fcn", "window")
 
 
 @dataclass(frozen=True)
@@ -35,19 +33,21 @@ class PickSpec:
 
     Attributes
     ----------
-    method
-        ``"log"`` (Laplacian of Gaussian), ``"fcn"`` (fully convolutional model) or
-        ``"window"`` (a patch classifier by sliding window).
+    kind
+        The picker (a key of :data:`cryopick.pickers.registry.PICKERS`): ``"log"``
+        (Laplacian of Gaussian, no model), or the model file's kind (``"fcn"``: fully
+        convolutional; ``"mlp"``, ``"cnn"``: a patch classifier by sliding window).
     model_path
-        The model file (fcn, window); None for log.
+        The model file; None for a picker without one.
     diameter_A
         Particle diameter in Å; None: the model's.
     apix
         Pixel size overriding the file headers; None: from the headers.
     allow_nonfinite
         Replace NaN/inf pixels with the median instead of stopping.
-    fcn, log, window
-        The method's configuration.
+    options
+        The picker's configuration (its ``config_type``, e.g.
+        :class:`~cryopick.pickers.fcn.picker.FCNPickConfig`); None: its defaults.
     device
         Where the network runs (``auto``, ``cpu``, ``cuda``, ``cuda:N``), resolved where
         the picking runs: on a remote Dask cluster, ``auto`` means each worker's GPU if
@@ -58,24 +58,23 @@ class PickSpec:
         in about the 6th significant digit (the order of floating-point sums).
     """
 
-    method: str
+    kind: str
     model_path: str | None = None
     diameter_A: float | None = None
     apix: float | None = None
     allow_nonfinite: bool = False
-    fcn: FCNPickConfig = field(default_factory=FCNPickConfig)
-    log: LoGConfig = field(default_factory=LoGConfig)
-    window: SlidingWindowConfig = field(default_factory=SlidingWindowConfig)
+    options: Any = None
     device: str = "cpu"
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise CryopickError(f"unknown picking method {self.method!r}", fix=f"use one of {', '.join(METHODS)}")
-        if self.method != "log" and self.model_path is None:
-            raise CryopickError(f"method {self.method!r} needs a model file", fix="pass --model")
-        if self.method == "log" and self.diameter_A is None:
-            raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
+        if self.kind not in PICKERS:
+            raise CryopickError(f"unknown picker {self.kind!r}", fix=f"use one of {', '.join(PICKERS)}")
+        needs_model = picker_class(self.kind).needs_model
+        if needs_model and self.model_path is None:
+            raise CryopickError(f"picker {self.kind!r} needs a model file", fix="pass --model")
+        if not needs_model and self.diameter_A is None:
+            raise CryopickError(f"the {self.kind} picker needs the particle size", fix="pass --diameter in Å")
 
 
 # ----------------------------------------------------------------------------- one micrograph
@@ -104,48 +103,36 @@ def _device(spec: PickSpec):
     return resolve_device(spec.device)
 
 
+def _picker(spec: PickSpec) -> Picker:
+    """The spec's picker, with its model (loaded once per process) on its device."""
+    cls = picker_class(spec.kind)
+    if not cls.needs_model:
+        return cls(spec.options)
+    return cls(spec.options, _model(spec), _device(spec))
+
+
 @dataclass
 class _Prepared:
-    """A micrograph read (and for fcn, brought to working scale), waiting for the network."""
+    """A micrograph read and brought to its picker's working scale, waiting for the network."""
 
     path: str
-    name: str
     shape: tuple[int, int]
-    apix: float
-    data: Any
+    data: Prepared
 
 
 def prepare(spec: PickSpec, path: str | Path) -> _Prepared:
     """Read a micrograph and do what needs no network (the prefetch thread's half)."""
     mic = read_micrograph(path, spec.apix, allow_nonfinite=spec.allow_nonfinite)
-    data: Any = mic
-    if spec.method == "fcn":
-        from cryopick.pickers.fcn.picker import prepare_fcn
-
-        data = prepare_fcn(mic, _model(spec), spec.diameter_A)
-    return _Prepared(str(path), mic.name, mic.shape, float(mic.apix), data)
+    return _Prepared(str(path), mic.shape, _picker(spec).prepare(mic, spec.diameter_A))
 
 
 def finish(spec: PickSpec, item: _Prepared) -> MicrographResult:
     """Pick a prepared micrograph (the network's half)."""
     if spec.threads is not None:
         _set_threads(spec.threads)
-    if spec.method == "log":
-        from cryopick.pickers.log import pick_log
-
-        picks = pick_log(item.data, spec.diameter_A, spec.log)
-    elif spec.method == "fcn":
-        from cryopick.pickers.fcn.picker import pick_preprocessed
-
-        loaded = _model(spec)
-        diameter_A = loaded.diameter_A if spec.diameter_A is None else spec.diameter_A
-        picks = pick_preprocessed(item.data, item.name, item.apix, loaded, diameter_A, spec.fcn, _device(spec))
-    else:
-        from cryopick.pickers.patch.sliding_window import pick_sliding_window
-
-        picks = pick_sliding_window(item.data, _model(spec), spec.diameter_A, spec.window, _device(spec))
+    picks = _picker(spec).pick_prepared(item.data)
     picks = picks.loc[:, list(PICK_COLUMNS)].reset_index(drop=True) if len(picks) else empty_picks()
-    return MicrographResult(item.path, item.name, item.shape, item.apix, picks)
+    return MicrographResult(item.path, item.data.name, item.shape, item.data.apix, picks)
 
 
 def pick_one(spec: PickSpec, path: str | Path) -> MicrographResult:
@@ -162,7 +149,7 @@ class Skipped:
     message: str
 
 
-def _or_skipped(skip_bad: bool, path: str | Path, work: Callable[[], Any]) -> Any:
+def or_skipped(skip_bad: bool, path: str | Path, work: Callable[[], Any]) -> Any:
     """``work()``, or with ``skip_bad`` a :class:`Skipped` for a micrograph that is bad input."""
     try:
         return work()
@@ -174,7 +161,7 @@ def _or_skipped(skip_bad: bool, path: str | Path, work: Callable[[], Any]) -> An
 
 def pick_one_or_skip(spec: PickSpec, path: str | Path, skip_bad: bool = False) -> MicrographResult | Skipped:
     """Pick one micrograph, or say why it is left out: what a worker process or a Dask task runs."""
-    return _or_skipped(skip_bad, path, lambda: pick_one(spec, path))
+    return or_skipped(skip_bad, path, lambda: pick_one(spec, path))
 
 
 def _set_threads(threads: int) -> None:

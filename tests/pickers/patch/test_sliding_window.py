@@ -34,10 +34,9 @@ def loaded(diameter_A: float = 100.0, threshold: float = 0.8) -> LoadedModel:
         model=CentreDarkness().eval(),
         kind="test",
         arch={},
-        patch_config=asdict(PatchConfig()),
         diameter_A=diameter_A,
         threshold=threshold,
-        stride_fraction=0.2,
+        settings={"patch_config": asdict(PatchConfig()), "stride_fraction": 0.2},
     )
 
 

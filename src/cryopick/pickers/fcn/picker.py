@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from scipy import ndimage
 from scipy.special import expit
 
 from cryopick.postprocess.aggregates import AggregateGuardConfig, aggregate_guard
@@ -40,10 +39,11 @@ from cryopick.detect import find_peaks
 from cryopick.errors import CryopickError
 from cryopick.pickers.fcn.data import network_input
 from cryopick.io.micrographs import Micrograph
-from cryopick.io.picks import empty_picks, make_picks
 from cryopick.postprocess.junk_regions import junk_region_mask_for, picks_outside
 from cryopick.models.checkpoint import LoadedModel
-from cryopick.preprocess import Preprocessed, PreprocessConfig, median_and_spread, preprocess
+from cryopick.pickers.base import Candidates, Picker, PickPlan, PickRequest, Prepared
+from cryopick.postprocess.contrast_guard import contrast_guard
+from cryopick.preprocess import Preprocessed, PreprocessConfig, preprocess
 from cryopick.pickers.fcn.tiling import predict_tiled
 
 
@@ -90,8 +90,6 @@ class FCNPickConfig:
     aggregate_guard: AggregateGuardConfig | None = None
 
 
-GUARD_MIN_CANDIDATES = 10
-
 
 def probability_map(model: torch.nn.Module, image: np.ndarray, *, tta: bool = False,
                     device: str | torch.device = "cpu", memory_cap_bytes: int | None = None) -> np.ndarray:
@@ -122,6 +120,71 @@ def probability_map(model: torch.nn.Module, image: np.ndarray, *, tta: bool = Fa
     return expit(logits).astype(np.float32, copy=False)
 
 
+class FCNPicker(Picker):
+    """The fully convolutional picker behind the :class:`~cryopick.pickers.base.Picker` interface."""
+
+    config_type = FCNPickConfig
+
+    @classmethod
+    def plan(cls, request: PickRequest, loaded: LoadedModel | None) -> PickPlan:
+        """Every candidate scored, the threshold cut afterwards.
+
+        The contrast guard judges by the candidates above the model's threshold, or
+        above the requested one when that is higher; so every candidate is scored only
+        at a threshold up to the model's (the default), where cutting afterwards gives
+        the same picks. Above it the picker cuts itself.
+        """
+        used = loaded.threshold if request.threshold is None else request.threshold
+        complete = request.all_peaks or used <= loaded.threshold
+        config = FCNPickConfig(threshold=0.0 if complete else used, tta=request.tta,
+                               junk_regions=request.junk_regions,
+                               aggregate_guard=AggregateGuardConfig() if request.aggregate_guard else None)
+        note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
+                                      "only the picks are scored")
+        return PickPlan(config, used, calibrated=True, complete=complete, note=note)
+
+    def prepare(self, mic: Micrograph, diameter_A: float | None = None) -> Prepared:
+        """The micrograph at the model's working scale (the original pixels are not needed after it)."""
+        loaded = self.loaded
+        if loaded.kind != "fcn":
+            raise CryopickError(f"model is a {loaded.kind!r} patch classifier, not a fully convolutional picker",
+                                fix="pick with it by sliding window (cryopick pick --model uses the right one)")
+        diameter_A = self.diameter_A(diameter_A)
+        work = preprocess(mic, diameter_A, PreprocessConfig(**loaded.settings.get("preprocess", {})))
+        return Prepared(mic.name, float(mic.apix), diameter_A, work)
+
+    def score(self, prepared: Prepared) -> np.ndarray:
+        return probability_map(self.loaded.model, prepared.work.image, tta=self.options.tta, device=self.device,
+                               memory_cap_bytes=self.options.memory_cap_bytes)
+
+    def _spacing_and_threshold(self) -> tuple[float, float]:
+        config, loaded = self.options, self.loaded
+        spacing = (float(loaded.settings.get("min_distance_diameters", 0.5)) if config.min_distance_diameters is None
+                   else config.min_distance_diameters)
+        return spacing, loaded.threshold if config.threshold is None else config.threshold
+
+    def candidates(self, prepared: Prepared, scored: np.ndarray) -> Candidates:
+        spacing, threshold = self._spacing_and_threshold()
+        return Candidates(*find_peaks(scored, max(1.0, spacing * prepared.work.diameter_px),
+                                      threshold=threshold if threshold > 0 else None))
+
+    def filter(self, prepared: Prepared, scored: np.ndarray, candidates: Candidates) -> Candidates:
+        """Junk regions, the contrast guard and (on request) the aggregate guard, in that order."""
+        config, pre, threshold = self.options, prepared.work, self.loaded.threshold
+        found = candidates
+        regions = junk_region_mask_for(pre) if config.junk_regions and found.size else None
+        if regions is not None:
+            found = found.keep(picks_outside(np.c_[found.x, found.y], regions))
+        if config.contrast_guard_spreads is not None and found.size:
+            found = found.keep(contrast_guard(pre.image, found.x, found.y, found.score >= threshold,
+                                              pre.diameter_px, config.contrast_guard_spreads))
+        if config.aggregate_guard is not None and found.size:
+            found = found.keep(aggregate_guard(pre.image, scored, found.x, found.y, found.score >= threshold,
+                                               pre.diameter_px, config.aggregate_guard, threshold=threshold,
+                                               exclude=regions))
+        return found
+
+
 def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = None,
              config: FCNPickConfig = FCNPickConfig(), device: str | torch.device = "cpu") -> pd.DataFrame:
     """Pick one micrograph with a fully convolutional model; a Picks table in original pixels.
@@ -145,77 +208,9 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
         ``micrograph, x, y, score, diameter_px``, strongest first; ``score`` is the
         probability at the candidate.
     """
-    diameter_A = loaded.diameter_A if diameter_A is None else float(diameter_A)
-    return pick_preprocessed(prepare_fcn(mic, loaded, diameter_A), mic.name, float(mic.apix), loaded, diameter_A,
-                             config, device)
+    return FCNPicker(config, loaded, device).pick(mic, diameter_A)
 
 
 def prepare_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = None) -> Preprocessed:
-    """The first half of :func:`pick_fcn`: the micrograph at the model's working scale.
-
-    Split off so that a batch run can prepare the next micrograph while the network runs
-    on this one (:mod:`cryopick.runs.batch`); the original pixels are not needed after it.
-    """
-    if loaded.kind != "fcn":
-        raise CryopickError(f"model is a {loaded.kind!r} patch classifier, not a fully convolutional picker",
-                            fix="pick with it by sliding window (cryopick pick --model uses the right one)")
-    diameter_A = loaded.diameter_A if diameter_A is None else float(diameter_A)
-    return preprocess(mic, diameter_A, PreprocessConfig(**loaded.preprocess))
-
-
-def pick_preprocessed(pre: Preprocessed, name: str, apix: float, loaded: LoadedModel, diameter_A: float,
-                      config: FCNPickConfig = FCNPickConfig(), device: str | torch.device = "cpu") -> pd.DataFrame:
-    """The second half of :func:`pick_fcn`: network, candidates and guards on a prepared image.
-
-    ``name`` and ``apix`` are the original micrograph's; ``diameter_A`` the particle
-    diameter picked at.
-    """
-    prob = probability_map(loaded.model, pre.image, tta=config.tta, device=device,
-                           memory_cap_bytes=config.memory_cap_bytes)
-    spacing = loaded.min_distance_diameters if config.min_distance_diameters is None else config.min_distance_diameters
-    threshold = loaded.threshold if config.threshold is None else config.threshold
-    x, y, score = find_peaks(prob, max(1.0, spacing * pre.diameter_px), threshold=threshold if threshold > 0 else None)
-    regions = junk_region_mask_for(pre) if config.junk_regions and x.size else None
-    if regions is not None:
-        keep = picks_outside(np.c_[x, y], regions)
-        x, y, score = x[keep], y[keep], score[keep]
-    if config.contrast_guard_spreads is not None and x.size:
-        keep = contrast_guard(pre.image, x, y, score >= loaded.threshold, pre.diameter_px, config.contrast_guard_spreads)
-        x, y, score = x[keep], y[keep], score[keep]
-    if config.aggregate_guard is not None and x.size:
-        keep = aggregate_guard(pre.image, prob, x, y, score >= loaded.threshold, pre.diameter_px,
-                               config.aggregate_guard, threshold=loaded.threshold, exclude=regions)
-        x, y, score = x[keep], y[keep], score[keep]
-    if x.size == 0:
-        return empty_picks()
-    x_orig, y_orig = pre.to_original(x, y)
-    return make_picks(name, x_orig, y_orig, score, diameter_A / apix)
-
-
-def contrast_guard(image: np.ndarray, x: np.ndarray, y: np.ndarray, population: np.ndarray, diameter_px: float,
-                   n_spreads: float) -> np.ndarray:
-    """Which candidates are neither far darker nor far more textured than the particles (True = keep).
-
-    Two features: darkness, minus the image's mean over a square of half a diameter around
-    each candidate, and texture, the image's standard deviation over a square of one
-    diameter. For each, centre and spread (1.4826 x MAD) are taken over the ``population``
-    candidates, and a candidate more than ``n_spreads`` spreads above the centre is
-    dropped. With fewer than :data:`GUARD_MIN_CANDIDATES` population candidates,
-    everything is kept.
-    """
-    keep = np.ones(x.size, dtype=bool)
-    if int(np.count_nonzero(population)) < GUARD_MIN_CANDIDATES:
-        return keep
-    image = np.asarray(image, dtype=np.float32)
-    rows = np.clip(np.rint(y).astype(int), 0, image.shape[0] - 1)
-    cols = np.clip(np.rint(x).astype(int), 0, image.shape[1] - 1)
-    half = max(3, int(round(0.5 * diameter_px)))
-    whole = max(3, int(round(diameter_px)))
-    darkness = -ndimage.uniform_filter(image, half, mode="reflect")[rows, cols]
-    mean = ndimage.uniform_filter(image, whole, mode="reflect")
-    texture = np.sqrt(np.maximum(ndimage.uniform_filter(image * image, whole, mode="reflect") - mean * mean, 0.0))
-    for feature in (darkness, texture[rows, cols]):
-        centre, spread = median_and_spread(feature[population])
-        if spread > 0:
-            keep &= feature <= centre + n_spreads * spread
-    return keep
+    """The micrograph at the model's working scale (:meth:`FCNPicker.prepare`'s image)."""
+    return FCNPicker(None, loaded).prepare(mic, diameter_A).work

@@ -26,8 +26,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cryopick.detect import find_peaks
 from cryopick.errors import CryopickError
 from cryopick.io.micrographs import Micrograph
-from cryopick.io.picks import empty_picks, make_picks
-from cryopick.models.checkpoint import LoadedModel
+from cryopick.models.checkpoint import DEFAULT_STRIDE_FRACTION, LoadedModel
+from cryopick.pickers.base import Candidates, Picker, PickPlan, PickRequest, Prepared
 from cryopick.pickers.patch.patches import PatchConfig, prepare_image
 from cryopick.pickers.patch.train import predict_proba
 
@@ -76,7 +76,7 @@ def window_scores(
         ``scores[iy, ix]`` is the probability of the window centred at
         ``(centres_x[ix], centres_y[iy])`` (working pixels).
     """
-    patch_px = int(loaded.patch_config.get("patch_px", 64))
+    patch_px = int(loaded.settings.get("patch_config", {}).get("patch_px", 64))
     cx = window_centres(image.shape[1], patch_px, stride_px)
     cy = window_centres(image.shape[0], patch_px, stride_px)
     scores = np.zeros((cy.size, cx.size), dtype=np.float32)
@@ -91,6 +91,60 @@ def window_scores(
         probs = predict_proba(loaded.model, np.ascontiguousarray(windows), batch_size=batch_size, device=device)
         scores[first : first + rows.size] = probs.reshape(rows.size, cx.size)
     return scores, cx, cy
+
+
+@dataclass
+class _WindowScores:
+    """Every window's probability on the window grid, and the grid's centres in working pixels."""
+
+    scores: np.ndarray
+    centres_x: np.ndarray
+    centres_y: np.ndarray
+
+
+class WindowPicker(Picker):
+    """A patch classifier by sliding window behind the :class:`~cryopick.pickers.base.Picker` interface."""
+
+    config_type = SlidingWindowConfig
+
+    @classmethod
+    def plan(cls, request: PickRequest, loaded: LoadedModel | None) -> PickPlan:
+        """Every local maximum scored; the threshold (default the model's) cut afterwards.
+
+        Trained on balanced classes, a patch classifier's probabilities overstate the
+        particles' share: they are not read as calibrated.
+        """
+        used = loaded.threshold if request.threshold is None else request.threshold
+        return PickPlan(SlidingWindowConfig(threshold=0.0), used, calibrated=False)
+
+    def prepare(self, mic: Micrograph, diameter_A: float | None = None) -> Prepared:
+        """The micrograph at the patch scale: the particle fills the box as in training."""
+        self._stride_fraction()  # a bad stride is told before any work
+        diameter_A = self.diameter_A(diameter_A)
+        patch_config = PatchConfig(**_known_fields(self.loaded.settings.get("patch_config", {})))
+        return Prepared(mic.name, float(mic.apix), diameter_A, prepare_image(mic, diameter_A, patch_config))
+
+    def _stride_fraction(self) -> float:
+        """The window step as a fraction of the box: the option's, else the model's."""
+        stride_fraction = self.options.stride_fraction
+        if stride_fraction is None:
+            stride_fraction = float(self.loaded.settings.get("stride_fraction", DEFAULT_STRIDE_FRACTION))
+        if not 0.0 < stride_fraction <= 1.0:
+            raise CryopickError(f"stride fraction must be in (0, 1], got {stride_fraction}", fix="use e.g. 0.2 (box/5)")
+        return stride_fraction
+
+    def score(self, prepared: Prepared) -> _WindowScores:
+        patch_px = int(self.loaded.settings.get("patch_config", {}).get("patch_px", 64))
+        return _WindowScores(*window_scores(prepared.work.image, self.loaded, self._stride_fraction() * patch_px,
+                                            torch.device(self.device), self.options.batch_size))
+
+    def candidates(self, prepared: Prepared, scored: _WindowScores) -> Candidates:
+        """Windows "greater than their surroundings": no other kept window within one grid step."""
+        if scored.scores.size == 0:
+            return Candidates(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.float32))
+        threshold = self.loaded.threshold if self.options.threshold is None else self.options.threshold
+        gx, gy, score = find_peaks(scored.scores, min_distance_px=1.5, threshold=threshold, subpixel=False)
+        return Candidates(scored.centres_x[np.rint(gx).astype(int)], scored.centres_y[np.rint(gy).astype(int)], score)
 
 
 def pick_sliding_window(
@@ -117,25 +171,7 @@ def pick_sliding_window(
     device
         Where the classifier runs.
     """
-    diameter = float(loaded.diameter_A if diameter_A is None else diameter_A)
-    threshold = loaded.threshold if config.threshold is None else config.threshold
-    stride_fraction = loaded.stride_fraction if config.stride_fraction is None else config.stride_fraction
-    if not 0.0 < stride_fraction <= 1.0:
-        raise CryopickError(f"stride fraction must be in (0, 1], got {stride_fraction}", fix="use e.g. 0.2 (box/5)")
-    patch_config = PatchConfig(**_known_fields(loaded.patch_config))
-    pre = prepare_image(mic, diameter, patch_config)
-    stride_px = stride_fraction * patch_config.patch_px
-    scores, cx, cy = window_scores(pre.image, loaded, stride_px, torch.device(device), config.batch_size)
-    if scores.size == 0:
-        return empty_picks()
-    # "greater than its surroundings": no other kept window within one grid step (8-neighbourhood)
-    gx, gy, score = find_peaks(scores, min_distance_px=1.5, threshold=threshold, subpixel=False)
-    if score.size == 0:
-        return empty_picks()
-    x_work = cx[np.rint(gx).astype(int)]
-    y_work = cy[np.rint(gy).astype(int)]
-    x_orig, y_orig = pre.to_original(x_work, y_work)
-    return make_picks(mic.name, x_orig, y_orig, score, diameter / float(mic.apix))
+    return WindowPicker(config, loaded, device).pick(mic, diameter_A)
 
 
 def _known_fields(values: dict) -> dict:
