@@ -48,3 +48,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise CryopickError(f"device {name!r} asked for, but only {count} CUDA device(s) exist",
                             fix=f"use cuda:0 to cuda:{count - 1}, or --device cpu")
     return torch.device("cuda", index)
+
+
+def device_line(requested: str, device: torch.device) -> str | None:
+    """The line that says where the network runs when the user left it to us (no silent CPU fallback)."""
+    if str(requested).strip().lower() != "auto":
+        return None
+    if device.type == "cpu":
+        return "device: CPU (no CUDA device found; --device cuda insists on one)"
+    return f"device: {device} ({torch.cuda.get_device_name(device)})"

@@ -422,3 +422,11 @@ def test_patch_classifier_pick_writes_the_picks_it_wrote_before(
     expected = pick_sliding_window(read_micrograph(mic_path), load_model(tmp_path / "mlp.cryopick"))
     _assert_same_picks(_read_picks(tmp_path / "mlp.star"), expected)
     assert json.loads((tmp_path / "s.json").read_text())["suggested_threshold"] is None
+
+
+def test_pick_help_tells_the_batch_runs_automatic_worker_threshold() -> None:
+    """cli/pick.py repeats AUTO_WORKERS_FROM (so --help needs no import of the batch runner): they must agree."""
+    from cryopick.cli import pick
+    from cryopick.runs import batch
+
+    assert pick.AUTO_WORKERS_FROM == batch.AUTO_WORKERS_FROM
