@@ -12,7 +12,8 @@ import pytest
 import starfile
 
 from cryopick.errors import CryopickError
-from cryopick.extract.particles import ExtractConfig, extract_particles
+from cryopick.extract.boxes import ExtractConfig
+from cryopick.extract.particles import extract_particles
 from cryopick.io.coords import read_coords
 from cryopick.io.micrographs import write_mrc
 from cryopick.io.picks import empty_picks, make_picks

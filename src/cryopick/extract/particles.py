@@ -59,16 +59,15 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import check_file_name, output_file
 from cryopick.io.formats.star import coordinate_columns, star_text  # the STAR boundary's conventions
 from cryopick.io.ctf_star import CtfTable
 from cryopick.io.micrographs import MicrographInfo, read_micrograph, read_micrograph_info
+from cryopick.io.outputs import check_file_name, output_file
 from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, validate_picks
-from cryopick.extract.boxes import EDGE_MODES, ExtractConfig, background_mask, crosses_edge, cut_box, write_stack
+from cryopick.extract.boxes import ExtractConfig, crosses_edge, write_stack
 from cryopick.runs.state import source_stamp
 
-__all__ = ["EDGE_MODES", "STACK_FOLDER", "ExtractConfig", "ExtractResult", "background_mask", "cut_box",
-           "extract_particles"]
+__all__ = ["STACK_FOLDER", "ExtractResult", "extract_particles"]
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +138,41 @@ def extract_particles(
         ``ctf`` lacks a micrograph with picks.
     """
     star_path = output_file(Path(star_path))
+    infos, table, n_left_out, n_mics_left_out = _checked_inputs(micrographs, picks, apix, picks_source)
+    if ctf is not None:
+        _check_ctf_covers(ctf, sorted(set(table["micrograph"])))
+    folder = star_path.parent / STACK_FOLDER
+    optics: dict[float, str] = {}  # original pixel size -> optics group number
+    rows: list[pd.DataFrame] = []
+    stacks: list[Path] = []
+    n_skipped = n_padded = 0
+    for info in infos:
+        group = picks_for(table, info.name)
+        if group.empty:
+            continue
+        group, centres, n_crossing = _boxed(group, info.shape, config)
+        n_skipped += n_crossing
+        if group.empty:  # every box crosses the edge
+            continue
+        target, n_mirrored = _stack(info, centres, folder, config)
+        n_padded += n_mirrored
+        stacks.append(target)
+        optics_group = optics.setdefault(round(info.apix, 6), str(len(optics) + 1))
+        mic_path = str(info.path) if info.path.is_absolute() else os.path.relpath(info.path, star_path.parent)
+        rows.append(_particle_rows(group, mic_path, f"{STACK_FOLDER}/{target.name}", optics_group,
+                                   None if ctf is None else ctf.per_micrograph.loc[info.name]))
+        log.info("%s: %d particles -> %s", info.path, len(group), target)
+    if not rows:
+        raise CryopickError(f"all {n_skipped} picks lie within half a box ({config.box_size_px // 2} px) of the "
+                            "micrograph edge", path=picks_source, fix="use --edge pad, or a smaller --box-size")
+    _write_star(star_path, optics, pd.concat(rows, ignore_index=True), config, [] if ctf is None else ctf.columns)
+    return ExtractResult(star_path, tuple(stacks), sum(len(r) for r in rows), n_skipped, n_padded,
+                         n_left_out, n_mics_left_out)
+
+
+def _checked_inputs(micrographs: Sequence[str | Path], picks: pd.DataFrame, apix: float | None,
+                    picks_source: str | Path | None) -> tuple[list[MicrographInfo], pd.DataFrame, int, int]:
+    """The micrographs' headers and the picks on them, checked; and how many picks (on how many others) are left out."""
     if not micrographs:
         raise CryopickError("no micrographs were given", fix="give the micrographs the picks were made on")
     infos = [read_micrograph_info(path, apix) for path in micrographs]
@@ -155,49 +189,36 @@ def extract_particles(
     table, n_left_out, n_mics_left_out = keep_given(table, shapes)
     check_names_match(table, shapes, picks_source)
     check_inside(table, shapes, picks_source)
-    if ctf is not None:
-        _check_ctf_covers(ctf, sorted(set(table["micrograph"])))
+    return infos, table, n_left_out, n_mics_left_out
 
-    folder = star_path.parent / STACK_FOLDER
-    optics: dict[float, str] = {}  # original pixel size -> optics group number
-    rows: list[pd.DataFrame] = []
-    stacks: list[Path] = []
-    n_skipped = n_padded = 0
-    for info in infos:
-        group = picks_for(table, info.name)
-        if group.empty:
-            continue
-        cx = np.floor(group["x"].to_numpy() + 0.5).astype(np.int64)
-        cy = np.floor(group["y"].to_numpy() + 0.5).astype(np.int64)
-        if config.edge == "skip":
-            inside = ~crosses_edge(cx, cy, config.box_size_px, info.shape)
-            n_skipped += int((~inside).sum())
-            group, cx, cy = group.loc[inside].reset_index(drop=True), cx[inside], cy[inside]
-        if group.empty:  # every box crosses the edge
-            continue
-        check_file_name(info.name, folder)
-        target = folder / f"{info.name}.mrcs"
-        centres = np.column_stack([cx, cy])
-        stamp = _stamp(info, centres, config)
-        done = _finished_stack(target, stamp)
-        if done is None:
-            mic = read_micrograph(info.path, info.apix)
-            done = write_stack(mic.data, centres, config, target, info.apix * config.scale)
-            del mic
-            write_text_atomic(_record(target), json.dumps({"stamp": stamp, "n_padded": done}))
-        n_padded += done
-        stacks.append(target)
-        optics_group = optics.setdefault(round(info.apix, 6), str(len(optics) + 1))
-        mic_path = str(info.path) if info.path.is_absolute() else os.path.relpath(info.path, star_path.parent)
-        rows.append(_particle_rows(group, mic_path, f"{STACK_FOLDER}/{target.name}", optics_group,
-                                   None if ctf is None else ctf.per_micrograph.loc[info.name]))
-        log.info("%s: %d particles -> %s", info.path, len(group), target)
-    if not rows:
-        raise CryopickError(f"all {n_skipped} picks lie within half a box ({config.box_size_px // 2} px) of the "
-                            "micrograph edge", path=picks_source, fix="use --edge pad, or a smaller --box-size")
-    _write_star(star_path, optics, pd.concat(rows, ignore_index=True), config, [] if ctf is None else ctf.columns)
-    return ExtractResult(star_path, tuple(stacks), sum(len(r) for r in rows), n_skipped, n_padded,
-                         n_left_out, n_mics_left_out)
+
+def _boxed(group: pd.DataFrame, shape: tuple[int, int],
+           config: ExtractConfig) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """One micrograph's picks that get a box, their box centres ``(cx, cy)`` and how many crossing the edge were
+    dropped (``edge="skip"``; none with ``"pad"``)."""
+    cx = np.floor(group["x"].to_numpy() + 0.5).astype(np.int64)
+    cy = np.floor(group["y"].to_numpy() + 0.5).astype(np.int64)
+    n_crossing = 0
+    if config.edge == "skip":
+        inside = ~crosses_edge(cx, cy, config.box_size_px, shape)
+        n_crossing = int((~inside).sum())
+        group, cx, cy = group.loc[inside].reset_index(drop=True), cx[inside], cy[inside]
+    return group, np.column_stack([cx, cy]), n_crossing
+
+
+def _stack(info: MicrographInfo, centres: np.ndarray, folder: Path, config: ExtractConfig) -> tuple[Path, int]:
+    """The micrograph's stack in ``folder`` (kept when an earlier run made it from the same inputs, else written),
+    and how many of its boxes were mirror-filled at the edge."""
+    check_file_name(info.name, folder)
+    target = folder / f"{info.name}.mrcs"
+    stamp = _stamp(info, centres, config)
+    done = _finished_stack(target, stamp)
+    if done is None:
+        mic = read_micrograph(info.path, info.apix)
+        done = write_stack(mic.data, centres, config, target, info.apix * config.scale)
+        del mic
+        write_text_atomic(_record(target), json.dumps({"stamp": stamp, "n_padded": done}))
+    return target, done
 
 
 def _particle_rows(group: pd.DataFrame, micrograph: str, stack: str, optics_group: str,

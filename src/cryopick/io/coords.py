@@ -27,13 +27,19 @@ import numpy as np
 import pandas as pd
 
 from cryopick.errors import CryopickError
-from cryopick.io.formats import MODULES, PER_MICROGRAPH, SUFFIX_FORMATS
+from cryopick.io.formats import MODULES, SUFFIX_FORMATS
 from cryopick.io.picks import validate_picks
 
-FORMATS: tuple[str, ...] = ("star", "box", "cbox", "tsv", "cs", "csv")
+FORMATS: tuple[str, ...] = tuple(MODULES)
+"""The format names, in the registry's order (:data:`cryopick.io.formats.MODULES`)."""
 
-_FOLDER_SUFFIXES: tuple[str, ...] = (".star", ".box", ".cbox", ".tsv", ".cs", ".csv")
-"""Suffixes picked up from a folder when no format is named (``.txt`` only with fmt="tsv")."""
+_FOLDER_SUFFIXES: tuple[str, ...] = tuple(module.SUFFIXES[0] for module in MODULES.values())
+"""Suffixes picked up from a folder when no format is named: each format's first (``.txt`` only with fmt="tsv")."""
+
+_SUFFIX_TEXT = " or ".join(
+    [" ".join("/".join(module.SUFFIXES) for module in list(MODULES.values())[:-1]),
+     "/".join(list(MODULES.values())[-1].SUFFIXES)])
+"""The suffixes as an error names them: ``.star .box .cbox .tsv/.txt .cs or .csv``."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def detect_format(path: str | Path) -> str:
     raise CryopickError(
         f"unknown coordinate file suffix {suffix or '(none)'!r}",
         path=path,
-        fix=f"use .star .box .cbox .tsv/.txt .cs or .csv, or name the format ({', '.join(FORMATS)})",
+        fix=f"use {_SUFFIX_TEXT}, or name the format ({', '.join(FORMATS)})",
     )
 
 
@@ -245,4 +251,4 @@ def _read_one(path: Path, fmt: str, options: CoordOptions) -> pd.DataFrame:
         ) from exc
 
 
-__all__ = ["FORMATS", "PER_MICROGRAPH", "CoordOptions", "detect_format", "mirror_y", "read_coords", "write_coords"]
+__all__ = ["FORMATS", "CoordOptions", "detect_format", "mirror_y", "read_coords", "write_coords"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from cryopick.errors import CryopickError
-from cryopick.io.formats._common import read_star
+from cryopick.io.formats.star import read_star
 from cryopick.io.names import micrograph_name
 
 REQUIRED_COLUMNS = ("rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from cryopick.errors import CryopickError
-from cryopick.io.formats._common import read_star
+from cryopick.io.formats.star import read_star
 from cryopick.io.names import IMAGE_SUFFIXES, micrograph_name
 
 _KNOWN = " ".join(IMAGE_SUFFIXES)

@@ -39,9 +39,9 @@ from scipy import ndimage
 from cryopick.errors import CryopickError
 from cryopick.reports.html import esc
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import output_file
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import micrograph_name
+from cryopick.io.outputs import output_file
 from cryopick.io.picks import picks_for, validate_picks
 from cryopick.preprocess import median_and_spread
 from cryopick.reports.figures import display_bin, display_range

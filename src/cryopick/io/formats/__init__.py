@@ -13,7 +13,9 @@ from types import ModuleType
 from cryopick.io.formats import box, cbox, cs, csv, star, tsv
 
 MODULES: dict[str, ModuleType] = {"star": star, "box": box, "cbox": cbox, "tsv": tsv, "cs": cs, "csv": csv}
-"""Format name -> module, in the order of :data:`cryopick.io.coords.FORMATS`."""
+"""Format name -> module: the one list of formats (:data:`cryopick.io.coords.FORMATS` is its names, in this order).
+
+A new format is one module here plus one entry in this dict."""
 
 SUFFIX_FORMATS: dict[str, str] = {suffix: name for name, module in MODULES.items() for suffix in module.SUFFIXES}
 """File suffix (lower case, with the dot) -> format name."""

@@ -6,13 +6,11 @@ Nothing here knows a file format; each helper turns a problem in the user's data
 
 from __future__ import annotations
 
-import linecache
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import starfile
 
 from cryopick.errors import CryopickError
 
@@ -48,18 +46,6 @@ def numeric(values: object, path: Path, label: str) -> np.ndarray:
         )
     return np.array(parsed.to_numpy(dtype=np.float64), copy=True)
 
-
-def read_star(path: Path, **kwargs: object) -> dict:
-    """``starfile.read`` that never leaves the file's old lines behind for the next read.
-
-    starfile reads lines through :mod:`linecache` and clears that cache only when a parse
-    succeeds; after a file fails to parse, reading the same path again (corrected in the
-    meantime) would parse the stale lines and fail again, in the same process.
-    """
-    try:
-        return starfile.read(path, **kwargs)
-    finally:
-        linecache.cache.pop(str(path), None)  # not checkcache: a rewrite within a clock tick keeps size and mtime
 
 
 def require_columns(columns: Sequence[str], required: Sequence[str], path: Path, what: str, fix: str) -> None:
@@ -101,37 +87,7 @@ def by_micrograph(picks: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield str(name), group
 
 
-def check_file_name(name: str, path: Path) -> None:
-    """A micrograph name must be usable as a file name inside the output folder."""
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise CryopickError(
-            f"micrograph name {name!r} cannot be used as a file name",
-            path=path,
-            fix="name micrographs by their file stem (no folders)",
-        )
 
-
-def output_folder(path: Path) -> Path:
-    """Make ``path`` a folder for per-micrograph files; an existing file there is an error."""
-    if path.exists() and not path.is_dir():
-        raise CryopickError(
-            "is a file, but this format writes one file per micrograph into a folder",
-            path=path,
-            fix="give a folder name as the output",
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def output_file(path: Path) -> Path:
-    """``path`` must not be an existing folder for single-file formats."""
-    if path.is_dir():
-        raise CryopickError(
-            "is a folder, but this format writes one file",
-            path=path,
-            fix="give a file name with the format's suffix as the output",
-        )
-    return path
 
 
 def format_floats(values: np.ndarray, decimals: int) -> list[str]:

@@ -36,8 +36,9 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import box_sizes, by_micrograph, check_file_name, numeric, output_folder
+from cryopick.io.formats._common import box_sizes, by_micrograph, numeric
 from cryopick.io.names import coordinate_file_name
+from cryopick.io.outputs import check_file_name, output_folder
 
 if TYPE_CHECKING:
     from cryopick.io.coords import CoordOptions

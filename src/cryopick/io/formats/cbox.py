@@ -42,18 +42,11 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import (
-    box_sizes,
-    by_micrograph,
-    check_file_name,
-    format_floats,
-    numeric,
-    output_folder,
-    read_star,
-    require_columns,
-)
+from cryopick.io.formats._common import box_sizes, by_micrograph, format_floats, numeric, require_columns
 from cryopick.io.formats.box import read_rows
+from cryopick.io.formats.star import read_star
 from cryopick.io.names import coordinate_file_name
+from cryopick.io.outputs import check_file_name, output_folder
 
 if TYPE_CHECKING:
     from cryopick.io.coords import CoordOptions

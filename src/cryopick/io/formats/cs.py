@@ -46,8 +46,9 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import atomic_path
-from cryopick.io.formats._common import output_file, require_columns, shape_of
+from cryopick.io.formats._common import require_columns, shape_of
 from cryopick.io.names import micrograph_name
+from cryopick.io.outputs import output_file
 
 if TYPE_CHECKING:
     from cryopick.io.coords import CoordOptions

@@ -22,8 +22,9 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import numeric, output_file, require_columns
+from cryopick.io.formats._common import numeric, require_columns
 from cryopick.io.names import coordinate_file_name
+from cryopick.io.outputs import output_file
 from cryopick.io.picks import PICK_COLUMNS
 
 if TYPE_CHECKING:

@@ -40,6 +40,7 @@ Coordinates are written with 6 decimals, scores and diameters with 9 significant
 
 from __future__ import annotations
 
+import linecache
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,15 +51,9 @@ import starfile
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import (
-    by_micrograph,
-    check_file_name,
-    numeric,
-    output_file,
-    output_folder,
-    read_star,
-)
+from cryopick.io.formats._common import by_micrograph, numeric
 from cryopick.io.names import coordinate_file_name, micrograph_name
+from cryopick.io.outputs import check_file_name, output_file, output_folder
 from cryopick.io.picks import PICK_COLUMNS
 
 if TYPE_CHECKING:
@@ -71,6 +66,19 @@ DIAMETER_LABEL = "cryopickDiameterPx"
 STAR_STYLES: tuple[str, ...] = ("relion31", "relion30")
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FIX = "give a RELION coordinate or particle STAR file with rlnCoordinateX and rlnCoordinateY"
+
+
+def read_star(path: Path, **kwargs: object) -> dict:
+    """``starfile.read`` that never leaves the file's old lines behind for the next read.
+
+    starfile reads lines through :mod:`linecache` and clears that cache only when a parse
+    succeeds; after a file fails to parse, reading the same path again (corrected in the
+    meantime) would parse the stale lines and fail again, in the same process.
+    """
+    try:
+        return starfile.read(path, **kwargs)
+    finally:
+        linecache.cache.pop(str(path), None)  # not checkcache: a rewrite within a clock tick keeps size and mtime
 
 
 def read(path: Path, options: CoordOptions) -> pd.DataFrame:

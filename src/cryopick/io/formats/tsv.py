@@ -31,8 +31,9 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.formats._common import numeric, output_file, require_columns
+from cryopick.io.formats._common import numeric, require_columns
 from cryopick.io.names import micrograph_name
+from cryopick.io.outputs import output_file
 
 if TYPE_CHECKING:
     from cryopick.io.coords import CoordOptions
