@@ -209,3 +209,26 @@ def check_inside(
 def picks_for(picks: pd.DataFrame, micrograph: str) -> pd.DataFrame:
     """The rows of ``picks`` that belong to one micrograph."""
     return picks.loc[picks["micrograph"] == micrograph].reset_index(drop=True)
+
+
+def typical_diameter_px(*tables: pd.DataFrame | None) -> float | None:
+    """The particles' typical diameter: the median positive ``diameter_px`` of the first table with one.
+
+    Parameters
+    ----------
+    *tables
+        Picks tables in order of preference; None, a table without the column, or one
+        whose diameters are all missing or not positive is passed over.
+
+    Returns
+    -------
+    float or None
+        The median in pixels of the original micrograph; None when no table has a diameter.
+    """
+    for table in tables:
+        if table is not None and "diameter_px" in table.columns:
+            known = table["diameter_px"].to_numpy(dtype=np.float64)
+            known = known[np.isfinite(known) & (known > 0)]
+            if known.size:
+                return float(np.median(known))
+    return None

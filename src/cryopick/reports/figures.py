@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import EllipseCollection
 from matplotlib.figure import Figure
@@ -20,6 +21,7 @@ from cryopick.errors import CryopickError
 from cryopick.evaluation.metrics import average_precision
 from cryopick.evaluation.matching import match
 from cryopick.io.atomic import atomic_path
+from cryopick.io.picks import typical_diameter_px
 
 PICK_COLOUR = "#00e5ff"  # cyan: picks when there is no truth to judge them by
 TRUTH_COLOUR = "#ffd400"  # yellow: truth (missed truth when both are given)
@@ -29,6 +31,9 @@ MIN_SIDE_PX = 800
 """Small micrographs are drawn enlarged so that this is the longer side of the picture."""
 TITLE_PX = 30
 DPI = 100
+
+diameter_of = typical_diameter_px
+"""The circles' default size; :func:`cryopick.io.picks.typical_diameter_px` is its home (reports.html calls it so)."""
 
 
 def display_bin(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, int]:
@@ -76,23 +81,12 @@ def display_range(binned: np.ndarray, low: float = 1.0, high: float = 99.0) -> t
     return vmin, vmax
 
 
-def diameter_of(*tables: pd.DataFrame | None) -> float | None:
-    """The median positive ``diameter_px`` of the first table that has one; None if none does."""
-    for table in tables:
-        if table is not None and "diameter_px" in table.columns:
-            known = table["diameter_px"].to_numpy(dtype=np.float64)
-            known = known[np.isfinite(known) & (known > 0)]
-            if known.size:
-                return float(np.median(known))
-    return None
-
-
 def _diameter(diameter_px: float | None, *tables: pd.DataFrame | None) -> float:
     if diameter_px is not None:
         if not (math.isfinite(diameter_px) and diameter_px > 0):
             raise CryopickError(f"particle diameter must be positive, not {diameter_px}", fix="pass a positive diameter")
         return float(diameter_px)
-    known = diameter_of(*tables)
+    known = typical_diameter_px(*tables)
     if known is not None:
         return known
     raise CryopickError(
@@ -157,6 +151,20 @@ def plot_overlay(image: np.ndarray, path: str | Path, picks: pd.DataFrame | None
     Path
         ``path``.
     """
+    fig, ax = _micrograph_figure(image, max_side_px, title)
+    has_picks = picks is not None and len(picks) > 0
+    has_truth = truth is not None and len(truth) > 0
+    handles = _draw_picks(ax, picks, truth, _diameter(diameter_px, picks, truth), radius_px) if (
+        has_picks or has_truth) else []
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.75, facecolor="black",
+                  edgecolor="none", labelcolor="white")
+    return _save(fig, path)
+
+
+def _micrograph_figure(image: np.ndarray, max_side_px: int, title: str | None) -> tuple[Figure, Axes]:
+    """A figure showing the micrograph (binned to fit ``max_side_px``, small ones enlarged) in original pixel
+    coordinates, with ``title`` above it."""
     binned, factor = display_bin(image, max_side_px)
     by, bx = binned.shape
     zoom = max(1.0, min(MIN_SIDE_PX, max_side_px) / max(by, bx))
@@ -174,43 +182,37 @@ def plot_overlay(image: np.ndarray, path: str | Path, picks: pd.DataFrame | None
     ax.set_aspect("auto")
     if title:
         fig.text(0.5, 1.0 - 0.5 * top / (height + top), title, ha="center", va="center", fontsize=12)
+    return fig, ax
 
-    handles: list[Line2D] = []
 
-    def legend(colour: str, label: str) -> None:
-        handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
-                              markeredgecolor=colour, markersize=10, label=label,
-                              markeredgewidth=1.5))
+def _draw_picks(ax: Axes, picks: pd.DataFrame | None, truth: pd.DataFrame | None, diameter: float,
+                radius_px: float | None) -> list[Line2D]:
+    """Circles for the picks and truth (matched, false and missed when both are given); their legend entries."""
+    if picks is not None and truth is not None:
+        radius = diameter / 2.0 if radius_px is None else float(radius_px)
+        pxy, txy = _xy(picks), _xy(truth)
+        scores = picks["score"].to_numpy(np.float64) if "score" in picks.columns else None
+        mp, mt = match(pxy, txy, radius, scores)
+        matched = np.zeros(len(pxy), dtype=bool)
+        matched[mp] = True
+        found = np.zeros(len(txy), dtype=bool)
+        found[mt] = True
+        _circles(ax, txy[~found], diameter, TRUTH_COLOUR, "dashed")
+        _circles(ax, pxy[matched], diameter, MATCHED_COLOUR)
+        _circles(ax, pxy[~matched], diameter, FALSE_COLOUR)
+        return [_legend_entry(MATCHED_COLOUR, f"matched picks ({int(matched.sum())})"),
+                _legend_entry(FALSE_COLOUR, f"false positives ({int((~matched).sum())})"),
+                _legend_entry(TRUTH_COLOUR, f"missed truth ({int((~found).sum())})")]
+    if picks is not None:
+        _circles(ax, _xy(picks), diameter, PICK_COLOUR)
+        return [_legend_entry(PICK_COLOUR, f"picks ({len(picks)})")]
+    _circles(ax, _xy(truth), diameter, TRUTH_COLOUR)
+    return [_legend_entry(TRUTH_COLOUR, f"truth ({len(truth)})")]
 
-    has_picks = picks is not None and len(picks) > 0
-    has_truth = truth is not None and len(truth) > 0
-    if has_picks or has_truth:
-        diameter = _diameter(diameter_px, picks, truth)
-        if picks is not None and truth is not None:
-            radius = diameter / 2.0 if radius_px is None else float(radius_px)
-            pxy, txy = _xy(picks), _xy(truth)
-            scores = picks["score"].to_numpy(np.float64) if "score" in picks.columns else None
-            mp, mt = match(pxy, txy, radius, scores)
-            matched = np.zeros(len(pxy), dtype=bool)
-            matched[mp] = True
-            found = np.zeros(len(txy), dtype=bool)
-            found[mt] = True
-            _circles(ax, txy[~found], diameter, TRUTH_COLOUR, "dashed")
-            _circles(ax, pxy[matched], diameter, MATCHED_COLOUR)
-            _circles(ax, pxy[~matched], diameter, FALSE_COLOUR)
-            legend(MATCHED_COLOUR, f"matched picks ({int(matched.sum())})")
-            legend(FALSE_COLOUR, f"false positives ({int((~matched).sum())})")
-            legend(TRUTH_COLOUR, f"missed truth ({int((~found).sum())})")
-        elif picks is not None:
-            _circles(ax, _xy(picks), diameter, PICK_COLOUR)
-            legend(PICK_COLOUR, f"picks ({len(picks)})")
-        else:
-            _circles(ax, _xy(truth), diameter, TRUTH_COLOUR)
-            legend(TRUTH_COLOUR, f"truth ({len(truth)})")
-    if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.75, facecolor="black",
-                  edgecolor="none", labelcolor="white")
-    return _save(fig, path)
+
+def _legend_entry(colour: str, label: str) -> Line2D:
+    return Line2D([], [], marker="o", linestyle="none", markerfacecolor="none", markeredgecolor=colour,
+                  markersize=10, label=label, markeredgewidth=1.5)
 
 
 def plot_pr_curve(curves: dict[str, pd.DataFrame], path: str | Path, title: str | None = None) -> Path:
