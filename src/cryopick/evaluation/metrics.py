@@ -206,57 +206,19 @@ def evaluate(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
         )
     names, codes_p, codes_t = _encode(picks, truth)
     n_truth = len(truth)
-
     # The curve: all picks, score-preferring matching (exact at every threshold).
     matched_all = match_tables(picks, truth, codes_p, codes_t, radius)
-    mp_all = matched_all[0]
-    tp_all = np.zeros(len(picks), dtype=bool)
-    tp_all[mp_all] = True
-    curve = pr_curve(picks["score"].to_numpy(), tp_all, n_truth)
-    ap = average_precision(curve, n_truth)
-    if len(curve):
-        best = int(np.argmax(curve["f1"].to_numpy()))
-        best_f1, best_threshold = float(curve["f1"].iloc[best]), float(curve["threshold"].iloc[best])
-    else:
-        best_f1, best_threshold = 0.0, math.nan
-
-    # The judged picks.
+    curve, ap, best_f1, best_threshold = _sweep(picks["score"].to_numpy(), matched_all[0], n_truth)
     if threshold is None:
         kept = np.ones(len(picks), dtype=bool)
         mp, mt, md = matched_all
     else:
         threshold = float(threshold)
-        scores = picks["score"].to_numpy()
-        if len(picks) and not np.isfinite(scores).any():
-            raise CryopickError(
-                "a score threshold was given but the picks carry no scores",
-                fix="leave out --threshold, or give picks in a format with scores (STAR, CBOX, CSV)",
-            )
-        kept = scores >= threshold  # NaN compares False
+        kept = _passing(picks, threshold)
         sub = picks.loc[kept].reset_index(drop=True)
         mp, mt, md = match_tables(sub, truth, codes_p[kept], codes_t, radius)
-    codes_kept = codes_p[kept]
     n_picks, n_matched = int(kept.sum()), int(mp.size)
-
-    n_mic = len(names)
-    mic_picks = np.bincount(codes_kept, minlength=n_mic)
-    mic_truth = np.bincount(codes_t, minlength=n_mic)
-    mic_matched = np.bincount(codes_t[mt], minlength=n_mic)
-    dist_sum = np.bincount(codes_t[mt], weights=md, minlength=n_mic)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mic_mean_d = np.where(mic_matched > 0, dist_sum / np.maximum(mic_matched, 1), np.nan)
-    per_mic = pd.DataFrame(
-        {
-            "micrograph": pd.Series(names, dtype=object),
-            "n_picks": mic_picks.astype(np.int64),
-            "n_truth": mic_truth.astype(np.int64),
-            "n_matched": mic_matched.astype(np.int64),
-            "precision": _ratio(mic_matched, mic_picks),
-            "recall": _ratio(mic_matched, mic_truth),
-            "f1": _f1(mic_matched, mic_picks, mic_truth),
-            "mean_distance_px": mic_mean_d,
-        }
-    )
+    per_mic = _per_micrograph(names, codes_p[kept], codes_t, mt, md)
     return Evaluation(
         precision=float(_ratio(n_matched, n_picks)),
         recall=float(_ratio(n_matched, n_truth)),
@@ -272,4 +234,51 @@ def evaluate(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float,
         curve=curve,
         threshold=threshold,
         mean_distance_px=float(md.mean()) if md.size else math.nan,
+    )
+
+
+def _sweep(scores: np.ndarray, matched_picks: np.ndarray, n_truth: int) -> tuple[pd.DataFrame, float, float, float]:
+    """The curve over every pick, its AP, and its best F1 with that point's threshold (NaN without picks)."""
+    tp_all = np.zeros(len(scores), dtype=bool)
+    tp_all[matched_picks] = True
+    curve = pr_curve(scores, tp_all, n_truth)
+    ap = average_precision(curve, n_truth)
+    if not len(curve):
+        return curve, ap, 0.0, math.nan
+    best = int(np.argmax(curve["f1"].to_numpy()))
+    return curve, ap, float(curve["f1"].iloc[best]), float(curve["threshold"].iloc[best])
+
+
+def _passing(picks: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Which picks score at least ``threshold`` (unscored ones never do); an error when none has a score."""
+    scores = picks["score"].to_numpy()
+    if len(picks) and not np.isfinite(scores).any():
+        raise CryopickError(
+            "a score threshold was given but the picks carry no scores",
+            fix="leave out --threshold, or give picks in a format with scores (STAR, CBOX, CSV)",
+        )
+    return scores >= threshold  # NaN compares False
+
+
+def _per_micrograph(names: list[str], codes_picks: np.ndarray, codes_truth: np.ndarray, matched_truth: np.ndarray,
+                    distances_px: np.ndarray) -> pd.DataFrame:
+    """One row per micrograph (:data:`PER_MICROGRAPH_COLUMNS`) from the judged picks' matching."""
+    n_mic = len(names)
+    mic_picks = np.bincount(codes_picks, minlength=n_mic)
+    mic_truth = np.bincount(codes_truth, minlength=n_mic)
+    mic_matched = np.bincount(codes_truth[matched_truth], minlength=n_mic)
+    dist_sum = np.bincount(codes_truth[matched_truth], weights=distances_px, minlength=n_mic)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mic_mean_d = np.where(mic_matched > 0, dist_sum / np.maximum(mic_matched, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "micrograph": pd.Series(names, dtype=object),
+            "n_picks": mic_picks.astype(np.int64),
+            "n_truth": mic_truth.astype(np.int64),
+            "n_matched": mic_matched.astype(np.int64),
+            "precision": _ratio(mic_matched, mic_picks),
+            "recall": _ratio(mic_matched, mic_truth),
+            "f1": _f1(mic_matched, mic_picks, mic_truth),
+            "mean_distance_px": mic_mean_d,
+        }
     )
