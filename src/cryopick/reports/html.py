@@ -36,6 +36,7 @@ from cryopick.io.names import micrograph_name
 from cryopick.io.picks import picks_for, validate_picks
 from cryopick.reports.figures import (FALSE_COLOUR, MATCHED_COLOUR, PICK_COLOUR, TRUTH_COLOUR, diameter_of, plot_overlay,
                              plot_pr_curve)
+from cryopick.pickers.training_record import training_record
 from cryopick.postprocess.score_summary import summarise_scores
 
 SECTION_TITLES: dict[str, str] = {"micrographs": "Micrographs", "scores": "Scores", "counts": "Picks per micrograph",
@@ -247,16 +248,12 @@ def _truth(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float, threshold
 def training_history(training: Mapping[str, Any]) -> dict[str, list[float]]:
     """The per-epoch history of a model file's training record, as ``{column: values}``.
 
-    Accepts both layouts cryopick writes: a dict of lists (``cryopick.pickers.patch.train``: epoch,
-    train_loss, val_loss, val_accuracy, ...) and a list of per-epoch dicts
-    (``cryopick.pickers.fcn.train``: round, epoch, train_loss, val_risk, ...). Non-numeric
-    columns are dropped; an absent or empty history gives ``{}``.
+    The record is read by :func:`cryopick.pickers.training_record.training_record`, so
+    every layout cryopick wrote works (the common one, and the FCN's older list of
+    per-epoch rows: round, epoch, train_loss, val_risk, ...). Non-numeric columns are
+    dropped; an absent or empty history gives ``{}``.
     """
-    history = training.get("history") if isinstance(training, Mapping) else None
-    if isinstance(history, Sequence) and not isinstance(history, str):
-        rows = [row for row in history if isinstance(row, Mapping)]
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        history = {k: [row.get(k) for row in rows] for k in keys}
+    history = training_record(training).get("history")
     if not isinstance(history, Mapping):
         return {}
     columns: dict[str, list[float]] = {}
@@ -271,7 +268,8 @@ def training_history(training: Mapping[str, Any]) -> dict[str, list[float]]:
     return {k: v for k, v in columns.items() if len(v) == n and n > 0}
 
 
-def _training(training: Mapping[str, Any]) -> str | None:
+def _training(raw: Mapping[str, Any]) -> str | None:
+    training = training_record(raw)
     history = training_history(training)
     losses = [k for k in history if "loss" in k or "risk" in k]
     accuracies = [k for k in history if "accuracy" in k]

@@ -308,7 +308,9 @@ def test_end_to_end_training_log_and_record(trained, tmp_path):
     assert result.n_labels_dropped == len(result.dropped_labels) < result.n_labels / 2
     summary = result.summary()
     json.dumps(summary)
-    assert summary["trainer"] == "fcn-pu" and len(summary["history"]) == len(result.history)
+    assert summary["trainer"] == "fcn-pu" and len(summary["history"]["epoch"]) == len(result.history)
+    assert summary["kind"] == "fcn" and summary["epochs"] == len(result.history)
+    assert summary["history"]["val_loss"] == [r.val_risk for r in result.history]  # the held-out risk
     assert trained.loaded.training["n_labels"] == result.n_labels
     assert trained.loaded.kind == "fcn" and trained.loaded.settings["preprocess"] == asdict(FCN_PREPROCESS)
 

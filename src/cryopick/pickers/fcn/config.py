@@ -15,6 +15,7 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.models.fcn import ParticleFCN
+from cryopick.pickers.training_record import make_training_record
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,12 @@ class FCNTrainResult:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """Plain values for the model file."""
-        return {
-            "trainer": "fcn-pu", "seconds": round(self.seconds, 2), "prior": self.prior,
-            "n_particles_estimate": round(self.n_particles_estimate, 1), "n_labels": self.n_labels,
-            "n_labels_dropped": self.n_labels_dropped, "threshold": self.threshold,
-            "stop_reasons": list(self.stop_reasons), "config": asdict(self.config),
-            "history": [asdict(r) for r in self.history], **self.notes,
-        }
+        """Plain values for the model file: the common training record
+        (:func:`cryopick.pickers.training_record.make_training_record`; the held-out risk
+        is its ``val_loss`` column) and what training found out about the data."""
+        return make_training_record(
+            "fcn", self.history, round(self.seconds, 2), asdict(self.config), renames={"val_risk": "val_loss"},
+            trainer="fcn-pu", prior=self.prior, n_particles_estimate=round(self.n_particles_estimate, 1),
+            n_labels=self.n_labels, n_labels_dropped=self.n_labels_dropped, threshold=self.threshold,
+            stop_reasons=list(self.stop_reasons), **self.notes,
+        )

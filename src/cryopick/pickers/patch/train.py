@@ -46,6 +46,7 @@ from torch import nn
 from cryopick.device import resolve_device
 from cryopick.errors import CryopickError
 from cryopick.models import PATCH_MODEL_KINDS, build_model
+from cryopick.pickers.training_record import make_training_record
 
 _EVAL_BATCH = 1024
 
@@ -148,21 +149,17 @@ class PatchTrainResult:
     val_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def summary(self) -> dict[str, Any]:
-        """Plain-Python training record for :func:`cryopick.models.checkpoint.save_model`."""
+        """Plain-Python training record for :func:`cryopick.models.checkpoint.save_model`: the common
+        layout (:func:`cryopick.pickers.training_record.make_training_record`) with the split sizes
+        and the final validation numbers."""
         last = self.history[-1] if self.history else None
         config = {} if self.config is None else {f.name: getattr(self.config, f.name) for f in fields(self.config)}
         config["arch"] = dict(config.get("arch", {}))
-        return {
-            "kind": self.kind,
-            "epochs": len(self.history),
-            "seconds": float(self.seconds),
-            "n_train": int(self.n_train),
-            "n_val": int(self.n_val),
-            "val_accuracy": float("nan") if last is None else float(last.val_accuracy),
-            "val_loss": float("nan") if last is None else float(last.val_loss),
-            "config": config,
-            "history": {f.name: [getattr(log, f.name) for log in self.history] for f in fields(EpochLog)},
-        }
+        return make_training_record(
+            self.kind, self.history, float(self.seconds), config, n_train=int(self.n_train), n_val=int(self.n_val),
+            val_accuracy=float("nan") if last is None else float(last.val_accuracy),
+            val_loss=float("nan") if last is None else float(last.val_loss),
+        )
 
 
 def split_by_group(groups: np.ndarray, fraction: float, rng: np.random.Generator,
