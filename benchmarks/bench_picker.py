@@ -74,7 +74,8 @@ def run_report_cnn(split: Split, args: argparse.Namespace, workdir: Path) -> dic
     from dataclasses import asdict
 
     from cryopick.models.checkpoint import load_model, save_model
-    from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
+    from cryopick.pickers.patch.patches import PatchConfig
+    from cryopick.pickers.patch.sampling import build_patch_set
     from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
     from cryopick.pickers.patch.train import PatchTrainConfig, train_classifier
 

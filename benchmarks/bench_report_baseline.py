@@ -31,7 +31,8 @@ from cryopick.io.coords import read_coords
 from cryopick.io.micrographs import read_micrograph
 from cryopick.pickers.log import KEEP_ALL, LoGConfig, pick_log
 from cryopick.models.checkpoint import load_model, save_model
-from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
+from cryopick.pickers.patch.patches import PatchConfig
+from cryopick.pickers.patch.sampling import build_patch_set
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window

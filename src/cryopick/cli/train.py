@@ -146,7 +146,8 @@ def _train_patch_classifier(labelled: list[Path], labels, diameter: float, outpu
                             apix: float | None) -> None:
     # torch is imported here, not at start-up, so other commands stay quick
     from cryopick.models.checkpoint import save_model
-    from cryopick.pickers.patch.patches import PatchConfig, build_patch_set
+    from cryopick.pickers.patch.patches import PatchConfig
+    from cryopick.pickers.patch.sampling import build_patch_set
     from cryopick.pickers.patch.train import EpochLog, PatchTrainConfig, train_classifier
 
     patch_config = PatchConfig(scheme=scheme, seed=seed)

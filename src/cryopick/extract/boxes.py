@@ -127,6 +127,47 @@ def background_mask(size: int, radius: float) -> np.ndarray:
     return (offset[:, None] ** 2 + offset[None, :] ** 2) > radius * radius
 
 
+def box_windows(image: np.ndarray, cx: np.ndarray, cy: np.ndarray,
+                size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ``size`` box of ``image``, mirrored past its edge, and where the wanted ones start in it.
+
+    The one rule of cutting boxes, shared by :func:`cut_box` (extraction) and
+    :func:`cut_boxes` (the patch classifiers' crops): the box of whole-pixel centre
+    ``(cx, cy)`` (column, row) has that pixel at index ``size // 2``; where it leaves the
+    image, the image is mirrored about its edge (numpy ``"symmetric"``:
+    ``... b a | a b ...``, the edge pixel repeated, as often as the box needs).
+
+    Returns
+    -------
+    windows, x0, y0
+        ``windows[y0[i], x0[i]]`` is box ``i`` (a view). When every box lies inside,
+        ``windows`` views ``image`` itself; otherwise a mirrored copy of the rectangle the
+        boxes cover (one box's worth for a single box).
+    """
+    ny, nx = image.shape
+    x0 = np.asarray(cx, dtype=np.intp) - size // 2
+    y0 = np.asarray(cy, dtype=np.intp) - size // 2
+    if x0.size == 0:
+        return np.lib.stride_tricks.sliding_window_view(np.zeros((size, size), image.dtype), (size, size)), x0, y0
+    if x0.min() >= 0 and y0.min() >= 0 and x0.max() + size <= nx and y0.max() + size <= ny:
+        return np.lib.stride_tricks.sliding_window_view(image, (size, size)), x0, y0
+    left, top, right, bottom = int(x0.min()), int(y0.min()), int(x0.max()) + size, int(y0.max()) + size
+    region = image[np.ix_(_mirror(np.arange(top, bottom), ny), _mirror(np.arange(left, right), nx))]
+    return np.lib.stride_tricks.sliding_window_view(region, (size, size)), x0 - left, y0 - top
+
+
+def _mirror(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices folded into ``0..n-1`` by mirroring about the edges (edge pixel repeated)."""
+    folded = np.mod(index, 2 * n)
+    return np.where(folded < n, folded, 2 * n - 1 - folded)
+
+
+def cut_boxes(image: np.ndarray, cx: np.ndarray, cy: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` boxes around whole-pixel centres ``(cx, cy)`` (:func:`box_windows`), as one (n, size, size) copy."""
+    windows, x0, y0 = box_windows(image, cx, cy, size)
+    return windows[y0, x0]
+
+
 def cut_box(image: np.ndarray, cx: int, cy: int, size: int) -> tuple[np.ndarray, bool]:
     """The ``size`` box with pixel ``(cx, cy)`` at index ``size // 2``, and whether it crosses the edge.
 
@@ -143,19 +184,9 @@ def cut_box(image: np.ndarray, cx: int, cy: int, size: int) -> tuple[np.ndarray,
         ``box`` is a view when it lies inside the image; otherwise a copy in which pixels
         outside are mirrored about the edge (numpy ``"symmetric"``: ``... b a | a b ...``).
     """
-    ny, nx = image.shape
-    x0, y0 = int(cx) - size // 2, int(cy) - size // 2
-    if x0 >= 0 and y0 >= 0 and x0 + size <= nx and y0 + size <= ny:
-        return image[y0 : y0 + size, x0 : x0 + size], False
-    rows = _mirror(np.arange(y0, y0 + size), ny)
-    cols = _mirror(np.arange(x0, x0 + size), nx)
-    return image[np.ix_(rows, cols)], True
-
-
-def _mirror(index: np.ndarray, n: int) -> np.ndarray:
-    """Indices folded into ``0..n-1`` by mirroring about the edges (edge pixel repeated)."""
-    folded = np.mod(index, 2 * n)
-    return np.where(folded < n, folded, 2 * n - 1 - folded)
+    windows, x0, y0 = box_windows(image, np.array([cx]), np.array([cy]), size)
+    crosses = bool(crosses_edge(np.array([cx]), np.array([cy]), size, image.shape)[0])
+    return windows[y0[0], x0[0]], crosses
 
 
 def background_plane(image: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -167,6 +198,7 @@ def background_plane(image: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 
 def crosses_edge(cx: np.ndarray, cy: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
+    """For each whole-pixel centre, whether its ``size`` box leaves an image of ``shape`` (rows, columns)."""
     x0, y0 = cx - size // 2, cy - size // 2
     return (x0 < 0) | (y0 < 0) | (x0 + size > shape[1]) | (y0 + size > shape[0])
 

@@ -1,4 +1,4 @@
-"""Tests for cryopick.pickers.patch.patches: patch scale, crops, sampling schemes (a) and (b), data sets."""
+"""Tests for cryopick.pickers.patch.patches and .sampling: patch scale, crops, sampling schemes (a) and (b), data sets."""
 
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ from cryopick.pickers.patch.patches import (
     PATCH_PX,
     PatchConfig,
     PatchSet,
-    build_patch_set,
     extract_patches,
     prepare_image,
-    sample_patches,
     to_unit_range,
 )
+from cryopick.pickers.patch.sampling import build_patch_set, sample_patches
 from cryopick.preprocess import Preprocessed
 from cryopick.simulate import SimulationConfig, simulate_micrograph, truth_picks
 
@@ -256,7 +255,7 @@ def test_negatives_keep_their_distance(scheme):
 def test_crowded_micrograph_uses_every_free_pixel_and_warns(caplog):
     pre = fake_pre(shape=(60, 70), scale=(2.0, 2.0))
     xy = random_particles(pre, 30, seed=5)
-    with caplog.at_level(logging.WARNING, logger="cryopick.pickers.patch.patches"):
+    with caplog.at_level(logging.WARNING, logger="cryopick.pickers.patch.sampling"):
         ps = sample_patches(pre, xy, PatchConfig(negatives_per_positive=100.0), np.random.default_rng(0))
     # brute force: every working pixel whose original position is >= 0.3 d from all labels
     yy, xx = np.mgrid[:60, :70]
