@@ -1,4 +1,4 @@
-"""Tests for cryopick.pickers.fcn.pu: nnPU loss and class-prior estimation, with known answers."""
+"""Tests for cryopick.pickers.fcn.pu and .pu_prior: nnPU loss and class-prior estimation, with known answers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cryopick.pickers.fcn.pu import (
-    estimate_prior,
-    fit_prior_logistic,
-    nn_pu_loss,
-    pu_risk_unbiased,
-)
+from cryopick.pickers.fcn.pu import nn_pu_loss, pu_risk_unbiased
+from cryopick.pickers.fcn.pu_prior import estimate_prior, fit_prior_logistic
 
 
 def _sig(z: float) -> float:
