@@ -80,6 +80,11 @@ def build_network(diameter_px: float, config: FCNTrainConfig = FCNTrainConfig())
                                     stride=config.stride)
 
 
+def working_diameter_px(images: list[DenseImage]) -> float:
+    """The particle diameter training works at: the median over the images of their working diameter, in px."""
+    return float(np.median([img.preprocessed.diameter_px for img in images]))
+
+
 def train_fcn(images: list[DenseImage], config: FCNTrainConfig = FCNTrainConfig(),
               progress: Progress | None = None, initial: ParticleFCN | None = None) -> FCNTrainResult:
     """Train a :class:`~cryopick.models.fcn.ParticleFCN` on labelled working-scale micrographs.
@@ -96,7 +101,7 @@ def train_fcn(images: list[DenseImage], config: FCNTrainConfig = FCNTrainConfig(
     if n_labels == 0:
         raise CryopickError("no labelled particles", fix="give a coordinate file with particles on these micrographs")
     start = time.perf_counter()
-    diameter_px = float(np.median([img.preprocessed.diameter_px for img in images]))
+    diameter_px = working_diameter_px(images)
     radius_px = config.positive_radius_diameters * diameter_px
     disc_px = int(disc_map((64, 64), np.array([[32.0, 32.0]]), radius_px).sum())
     device = resolve_device(config.device)
@@ -164,7 +169,7 @@ def _steps_per_epoch(images: list[DenseImage], config: FCNTrainConfig, core_px: 
 def _run_round(model: ParticleFCN, images: list[DenseImage], config: FCNTrainConfig, prior: float,
                round_no: int, rng: np.random.Generator, device: torch.device, history: list[EpochRecord],
                start: float, say: Progress) -> str:
-    diameter_px = float(np.median([img.preprocessed.diameter_px for img in images]))
+    diameter_px = working_diameter_px(images)
     core = max(16, int(round(config.crop_core_diameters * diameter_px)))
     positive_core = max(4, int(round(config.positive_core_diameters * diameter_px)))
     sampler = CropSampler(images, core, model.margin_px, config.rotate, rng, positive_core)
