@@ -29,8 +29,12 @@ def packing_limit(area_px: float, diameter_px: float) -> float:
     return 0.5 * area_px / (math.pi * diameter_px * diameter_px / 4.0)
 
 
-def prior_from_count(n_particles: float, disc_px: int, area_px: float) -> float:
-    """The count as a fraction of the pixels: ``disc_px`` positive pixels per particle, clipped to [1e-4, 0.5]."""
+def prior_from_count(n_particles: float, disc_px: float, area_px: float) -> float:
+    """The count as a fraction of the pixels: ``disc_px`` positive pixels per particle, clipped to [1e-4, 0.5].
+
+    The one formula of the prior: :func:`cryopick.pickers.fcn.train.train_fcn` gives the
+    pixels of a drawn disc, the general model's recipe the disc's area.
+    """
     return float(np.clip(n_particles * disc_px / max(area_px, 1.0), 1e-4, 0.5))
 
 

@@ -15,6 +15,7 @@ with the :class:`GeneralRecipe` (``cryopick train-general``; the model card in
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -24,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from cryopick.errors import CryopickError
-from cryopick.pickers.fcn.data import labelled_image
-from cryopick.pickers.fcn.train import FCNTrainConfig, FCNTrainResult, save_fcn_model, train_fcn
 from cryopick.io.coords import CoordOptions, read_coords
-from cryopick.io.masks import read_mask
-from cryopick.io.micrographs import read_micrograph
+from cryopick.pickers.fcn.count import prior_from_count
+from cryopick.pickers.fcn.data import DenseImage
+from cryopick.pickers.fcn.images import training_images
+from cryopick.pickers.fcn.train import FCNTrainConfig, FCNTrainResult, save_fcn_model, train_fcn
 from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
@@ -133,23 +134,17 @@ def train_general_model(recipe: GeneralRecipe, workdir: Path, out: Path,
     """
     say = progress or (lambda line: None)
     start = time.perf_counter()
-    images, n_particles, area_px = [], 0, 0.0
+    images: list[DenseImage] = []
     for folder in simulate_recipe(recipe, Path(workdir), say):
         truth = read_coords(folder / "truth.star", options=CoordOptions(allow_empty=True))
         diameter_A = load_structure(_structure_of(folder, recipe)).diameter_A
-        for path in sorted((folder / "micrographs").glob("*.mrc")):
-            mic = read_micrograph(path)
-            mask_path = folder / "junk_masks" / f"{mic.name}.mrc"
-            background = read_mask(mask_path, mic.shape) if mask_path.is_file() else None
-            image = labelled_image(mic, truth.loc[truth["micrograph"] == mic.name], diameter_A,
-                                   positive_radius_diameters=recipe.train.positive_radius_diameters,
-                                   validation_fraction=recipe.train.validation_fraction, background=background)
-            images.append(image)
-            n_particles += len(image.labels_xy)
-            area_px += float(image.weight.sum())
+        masks = folder / "junk_masks"
+        images += training_images(sorted((folder / "micrographs").glob("*.mrc")), truth, diameter_A, recipe.train,
+                                  background_masks=masks if masks.is_dir() else None).images
+    n_particles = sum(len(image.labels_xy) for image in images)
+    area_px = sum(float(image.weight.sum()) for image in images)
     radius_px = recipe.train.positive_radius_diameters * float(images[0].preprocessed.diameter_px)
-    disc_px = math.pi * radius_px * radius_px
-    prior = float(np.clip(n_particles * disc_px / area_px, 1e-4, 0.5))
+    prior = prior_from_count(n_particles, math.pi * radius_px * radius_px, area_px)
     say(f"{len(images)} micrographs, {n_particles} particles: prior {prior:.4g}")
     config = replace(recipe.train, prior=prior)
     result = train_fcn(images, config, progress=say)
@@ -157,6 +152,31 @@ def train_general_model(recipe: GeneralRecipe, workdir: Path, out: Path,
                          "seconds_with_simulation": round(time.perf_counter() - start, 1)})
     save_fcn_model(out, result, float(np.median([load_structure(s).diameter_A for s in recipe.structures])))
     return result
+
+
+def remake_general_model(out: Path, *, workdir: Path | None = None, seed: int = 2026, device: str = "auto",
+                         progress: Progress | None = None) -> FCNTrainResult:
+    """`cryopick train-general`: :func:`train_general_model` with the default recipe, its seed and device.
+
+    Parameters
+    ----------
+    out
+        The model file to write.
+    workdir
+        Where the simulated data stay; None: a temporary folder, removed afterwards.
+    seed
+        Seed of the simulations (the bundled model used 2026).
+    device
+        Where to train (``auto`` picks CUDA when present).
+    progress
+        Gets every line of the log.
+    """
+    recipe = GeneralRecipe(seed=seed)
+    recipe = replace(recipe, train=replace(recipe.train, device=device))
+    if workdir is not None:
+        return train_general_model(recipe, workdir, out, progress)
+    with tempfile.TemporaryDirectory() as tmp:
+        return train_general_model(recipe, Path(tmp), out, progress)
 
 
 def _structure_of(folder: Path, recipe: GeneralRecipe) -> str:
