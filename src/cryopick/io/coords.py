@@ -28,6 +28,7 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.formats import MODULES, SUFFIX_FORMATS
+from cryopick.io.formats.star import write_autopick_job
 from cryopick.io.picks import validate_picks
 
 FORMATS: tuple[str, ...] = tuple(MODULES)
@@ -170,6 +171,22 @@ def write_coords(
         raise CryopickError(f"cannot write ({exc})", path=path, fix="check the folder exists and is writable") from exc
 
 
+def write_picks(picks: pd.DataFrame, output: str | Path, fmt: str | None,
+                options: CoordOptions = CoordOptions()) -> list[Path]:
+    """Write picks as a command's ``-o`` and ``--format`` ask; ``star`` to a folder gives RELION's AutoPick layout.
+
+    A folder (no ``.star`` suffix) with ``fmt="star"`` gets ``autopick.star``, listing
+    each micrograph with its ``<folder of the micrograph>/<name>_autopick.star``, as
+    RELION 4/5's AutoPick job lays them out
+    (:func:`cryopick.io.formats.star.write_autopick_job`); anything else is
+    :func:`write_coords`. Returns the files written.
+    """
+    output = Path(output)
+    if fmt == "star" and output.suffix.lower() != ".star":
+        return write_autopick_job(picks, output, options)
+    return write_coords(picks, output, fmt, options)
+
+
 def mirror_y(
     picks: pd.DataFrame, shapes: Mapping[str, tuple[int, int]] | None, source: str | Path | None = None
 ) -> pd.DataFrame:
@@ -251,4 +268,4 @@ def _read_one(path: Path, fmt: str, options: CoordOptions) -> pd.DataFrame:
         ) from exc
 
 
-__all__ = ["FORMATS", "CoordOptions", "detect_format", "mirror_y", "read_coords", "write_coords"]
+__all__ = ["FORMATS", "CoordOptions", "detect_format", "mirror_y", "read_coords", "write_coords", "write_picks"]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.formats.star import read_star
+from cryopick.io.micrographs import MicrographInfo, read_micrograph_info
 from cryopick.io.names import IMAGE_SUFFIXES, micrograph_name
 
 _KNOWN = " ".join(IMAGE_SUFFIXES)
@@ -65,6 +66,16 @@ def list_micrographs(inputs: Sequence[str | Path]) -> list[Path]:
         fix = "give micrograph files, a folder, a glob, @list.txt or a STAR file"
         raise CryopickError("no micrographs were given", fix=fix)
     return list(unique.values())
+
+
+def micrograph_infos(inputs: Sequence[str | Path], apix: float | None, *,
+                     require_apix: bool = True) -> list[MicrographInfo]:
+    """Headers of the micrographs named by files, folders, globs, @lists or STAR files (:func:`list_micrographs`).
+
+    With ``require_apix=False`` a missing pixel size gives ``apix = nan`` instead of an
+    error, for callers that only need the shapes.
+    """
+    return [read_micrograph_info(path, apix, require_apix=require_apix) for path in list_micrographs(inputs)]
 
 
 def _is_image(path: Path) -> bool:

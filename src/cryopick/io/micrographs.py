@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from cryopick.io.names import IMAGE_SUFFIXES, micrograph_name
 __all__ = [
     "Micrograph",
     "MicrographInfo",
+    "diameter_A_to_px",
     "read_micrograph",
     "read_micrograph_info",
     "write_image",
@@ -95,6 +97,23 @@ def read_micrograph_info(
         shape = (int(pixels.shape[0]), int(pixels.shape[1]))
     apix_A = _pick_apix(path, apix, header_apix, require_apix)
     return MicrographInfo(micrograph_name(path), path, shape, apix_A, dtype)
+
+
+def diameter_A_to_px(diameter_A: float | None, apix: float | None, micrographs: Sequence[Path]) -> float | None:
+    """A particle diameter in Å as pixels: by ``apix``, else by the first micrograph's header.
+
+    Returns None without a diameter; a :class:`~cryopick.errors.CryopickError` when the
+    pixel size is known from neither.
+    """
+    if diameter_A is None:
+        return None
+    pixel = apix if apix is not None else (
+        read_micrograph_info(micrographs[0], None, require_apix=False).apix if micrographs else math.nan)
+    if not math.isfinite(pixel):
+        raise CryopickError("--diameter is in Å but the pixel size is unknown",
+                            path=micrographs[0] if micrographs else None,
+                            fix="pass --apix, or micrographs whose headers give it")
+    return diameter_A / pixel
 
 
 def read_micrograph(

@@ -23,12 +23,7 @@ def micrograph_name(path: str | PurePath) -> str:
     >>> micrograph_name("mic_0001.tiff")
     'mic_0001'
     """
-    name = PurePath(str(path)).name
-    lower = name.lower()
-    for suffix in IMAGE_SUFFIXES:
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return _without_suffix(PurePath(str(path)).name, IMAGE_SUFFIXES)
 
 
 def coordinate_file_name(path: str | PurePath) -> str:
@@ -39,13 +34,17 @@ def coordinate_file_name(path: str | PurePath) -> str:
     >>> coordinate_file_name("CBOX/mic_0001.cbox")
     'mic_0001'
     """
-    name = PurePath(str(path)).name
-    lower = name.lower()
-    for suffix in COORD_SUFFIXES:
-        if lower.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
+    name = _without_suffix(PurePath(str(path)).name, COORD_SUFFIXES)
     for tag in PICKER_TAGS:
         if name.endswith(tag) and len(name) > len(tag):
             return name[: -len(tag)]
     return micrograph_name(name)
+
+
+def _without_suffix(name: str, suffixes: tuple[str, ...]) -> str:
+    """``name`` without the first of ``suffixes`` it ends with (compared in lower case)."""
+    lower = name.lower()
+    for suffix in suffixes:
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
