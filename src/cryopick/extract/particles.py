@@ -65,14 +65,13 @@ from cryopick.io.micrographs import MicrographInfo, read_micrograph, read_microg
 from cryopick.io.outputs import check_file_name, output_file
 from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, validate_picks
 from cryopick.extract.boxes import ExtractConfig, crosses_edge, write_stack
+from cryopick.extract.layout import STACK_FOLDER
 from cryopick.runs.state import source_stamp
 
-__all__ = ["STACK_FOLDER", "ExtractResult", "extract_particles"]
+__all__ = ["ExtractResult", "extract_particles"]
 
 log = logging.getLogger(__name__)
 
-STACK_FOLDER = "Particles"
-"""Stacks are written to ``<STAR file's folder>/Particles/<micrograph>.mrcs``."""
 
 @dataclass(frozen=True)
 class ExtractResult:
@@ -81,7 +80,7 @@ class ExtractResult:
     ``stacks`` has one ``.mrcs`` per micrograph with particles, in order; ``n_skipped_edge``
     counts boxes dropped at the edge (``edge="skip"``), ``n_padded`` boxes mirror-filled
     there (``edge="pad"``); ``n_left_out`` picks on ``n_micrographs_left_out`` micrographs
-    not given were not extracted.
+    not given were not extracted; ``ctf_path`` is the CTF file the particles' CTF came from.
     """
 
     star_path: Path
@@ -91,6 +90,7 @@ class ExtractResult:
     n_padded: int
     n_left_out: int
     n_micrographs_left_out: int
+    ctf_path: Path | None = None
 
 
 def extract_particles(
@@ -167,7 +167,7 @@ def extract_particles(
                             "micrograph edge", path=picks_source, fix="use --edge pad, or a smaller --box-size")
     _write_star(star_path, optics, pd.concat(rows, ignore_index=True), config, [] if ctf is None else ctf.columns)
     return ExtractResult(star_path, tuple(stacks), sum(len(r) for r in rows), n_skipped, n_padded,
-                         n_left_out, n_mics_left_out)
+                         n_left_out, n_mics_left_out, None if ctf is None else ctf.path)
 
 
 def _checked_inputs(micrographs: Sequence[str | Path], picks: pd.DataFrame, apix: float | None,
