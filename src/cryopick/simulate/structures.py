@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from cryopick.errors import CryopickError
+from cryopick.simulate.builtins import BUILTINS
 
 __all__ = [
     "ATOMIC_SUFFIXES",
@@ -118,26 +119,15 @@ class Structure:
 
 # ----------------------------------------------------------------------------- builtins
 
-_BUILTINS = {
-    "globular": "procedural globular seven-domain protein, ~115 Å, ~190 kDa",
-    "ring7": "procedural 7-fold ring (chaperonin-like heptamer), ~125 Å across, ~80 Å tall, ~260 kDa",
-    "dumbbell": "procedural two-lobed particle with a helical stalk, ~190 x 85 Å, ~240 kDa",
-    "small": "procedural small three-domain protein, ~60 Å, ~30 kDa",
-    "6qt9": "PDB 6QT9 (SH1 virus capsid assembly, 30 chains, ~600 kDa, ~300 Å), 2 points/residue",
-    "8zpm": "PDB 8ZPM (BRIL-CXCR4 with nanobody Nb6, 401 residues, ~45 kDa modelled), 2 points/residue",
-    "ring5": "procedural 5-fold ring of two-domain subunits, ~100 Å across, ~110 kDa",
-    "rod": "procedural elongated four-domain particle without a waist, ~210 x 60 Å, ~130 kDa",
-}
-
 
 def builtin_names() -> list[str]:
     """Names of the structures shipped inside the package."""
-    return list(_BUILTINS)
+    return list(BUILTINS)
 
 
 def builtin_description(name: str) -> str:
     """One line saying what a builtin is."""
-    return _BUILTINS[name]
+    return BUILTINS[name]
 
 
 def builtin_path(name: str) -> Path:
@@ -188,7 +178,7 @@ def load_structure(source: str | Path, apix_map: float | None = None, *,
         Unknown builtin name, missing/unreadable/empty file, unknown suffix, map without
         a voxel size.
     """
-    if isinstance(source, str) and source in _BUILTINS:
+    if isinstance(source, str) and source in BUILTINS:
         return _load_builtin(source)
     path = Path(source)
     suffixes = [s.lower() for s in path.suffixes[-2:]]
@@ -200,7 +190,7 @@ def load_structure(source: str | Path, apix_map: float | None = None, *,
             raise CryopickError(f"unknown structure file type {path.suffix!r}", path=path,
                                 fix=_FIX_FILE)
         raise CryopickError(f"no builtin structure named {str(source)!r} and no such file",
-                            fix=f"use one of {', '.join(_BUILTINS)} or a path to a model or map")
+                            fix=f"use one of {', '.join(BUILTINS)} or a path to a model or map")
     if not path.is_file():
         raise CryopickError("structure file not found", path=path, fix="check the path")
     if kind in MAP_SUFFIXES:
