@@ -1,37 +1,44 @@
-"""Pieces several subcommands share: consoles, progress, micrograph headers, format options."""
+"""Pieces several subcommands share: consoles, progress, option checks, and a few library calls.
+
+Every command imports this module, so it imports only the standard library, rich's
+console and :mod:`cryopick.errors`: ``cryopick --version`` and every ``--help`` start
+without numpy, pandas or torch. Each helper imports the library it needs when called.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
-from rich.text import Text
 
 from cryopick.errors import CryopickError
-from cryopick.io.atomic import file_in_the_way
-from cryopick.io.coords import FORMATS, CoordOptions, write_coords
-from cryopick.io.listing import list_micrographs
-from cryopick.io.micrographs import MicrographInfo, read_micrograph_info
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from rich.progress import ProgressColumn
+
+    from cryopick.io.coords import CoordOptions
+    from cryopick.io.micrographs import MicrographInfo
 
 console = Console(stderr=True, highlight=False)
 """Messages and progress go to standard error, so standard output stays clean for --json."""
 
 T = TypeVar("T")
 
-if TYPE_CHECKING:
-    import torch
+
+def say(line: str) -> None:
+    """One line on standard error, as written (no markup, no hard wrapping)."""
+    console.print(line, markup=False, soft_wrap=True)
 
 
 def progress_over(items: Sequence[T], description: str) -> Iterable[T]:
     """Iterate with a Rich progress bar on standard error (quiet when not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -48,12 +55,17 @@ def progress_over(items: Sequence[T], description: str) -> Iterable[T]:
             progress.advance(task)
 
 
-class _RateColumn(ProgressColumn):
-    """Micrographs per second over the last ones done."""
+def _rate_column() -> ProgressColumn:
+    """A column with the micrographs per second over the last ones done."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
 
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.2f} mic/s")
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:.2f} mic/s")
+
+    return RateColumn()
 
 
 @contextlib.contextmanager
@@ -62,7 +74,10 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int, int], 
 
     Work done before (a resumed run) is shown done without counting towards the rate.
     """
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
                         transient=True, disable=not console.is_terminal)
     with progress:
@@ -82,28 +97,17 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int, int], 
 
 
 def device_line(requested: str, device: torch.device) -> str | None:
-    """The line that says where the network ran when the user left it to us (no silent CPU fallback)."""
-    if str(requested).strip().lower() != "auto":
-        return None
-    if device.type == "cpu":
-        return "device: CPU (no CUDA device found; --device cuda insists on one)"
-    import torch
+    """The line that says where the network ran when the user left it to us (:func:`cryopick.device.device_line`)."""
+    from cryopick.device import device_line as line
 
-    return f"device: {device} ({torch.cuda.get_device_name(device)})"
+    return line(requested, device)
 
 
 def write_picks(picks: pd.DataFrame, output: Path, fmt: str | None, options: CoordOptions) -> list[Path]:
-    """Write picks as the user asked; ``star`` to a folder gives RELION's AutoPick layout.
+    """Write picks as the user asked: :func:`cryopick.io.coords.write_picks` (``star`` to a folder: AutoPick's)."""
+    from cryopick.io.coords import write_picks as write
 
-    A folder (no ``.star`` suffix) with ``--format star`` gets ``autopick.star``, listing
-    each micrograph with its ``<folder of the micrograph>/<name>_autopick.star``, as
-    RELION 4/5's AutoPick job lays them out.
-    """
-    if fmt == "star" and output.suffix.lower() != ".star":
-        from cryopick.io.formats.star import write_autopick_job
-
-        return write_autopick_job(picks, output, options)
-    return write_coords(picks, output, fmt, options)
+    return write(picks, output, fmt, options)
 
 
 def micrograph_infos(
@@ -112,15 +116,19 @@ def micrograph_infos(
     """Headers of the micrographs named by files, folders, globs, @lists or STAR files.
 
     With ``require_apix=False`` a missing pixel size gives ``apix = nan`` instead of an
-    error, for commands that only need the shapes.
+    error, for commands that only need the shapes (:func:`cryopick.io.listing.micrograph_infos`).
     """
-    return [read_micrograph_info(path, apix, require_apix=require_apix) for path in list_micrographs(inputs)]
+    from cryopick.io.listing import micrograph_infos as infos
+
+    return infos(inputs, apix, require_apix=require_apix)
 
 
 def check_format(fmt: str | None) -> str | None:
     """Normalise a --format value, with a clear error for an unknown one."""
     if fmt is None:
         return None
+    from cryopick.io.coords import FORMATS
+
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
         raise CryopickError(f"unknown coordinate format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
@@ -129,6 +137,8 @@ def check_format(fmt: str | None) -> str | None:
 
 def check_output_target(path: Path | None, flag: str) -> None:
     """Fail before the work, not after it, when an output cannot be written where asked."""
+    from cryopick.io.atomic import file_in_the_way
+
     blocker = None if path is None else file_in_the_way(path)
     if blocker is not None:
         raise CryopickError(f"{blocker} is a file, not a folder", path=path, fix=f"give {flag} a path in a folder")
@@ -141,15 +151,13 @@ def check_positive(value: float | None, flag: str) -> None:
 
 
 def diameter_px_from(diameter_A: float | None, apix: float | None, paths: Sequence[Path]) -> float | None:
-    """--diameter (Å) in pixels: by --apix, else by the first micrograph's header; None without --diameter."""
-    if diameter_A is None:
-        return None
-    pixel = apix if apix is not None else (
-        read_micrograph_info(paths[0], None, require_apix=False).apix if paths else math.nan)
-    if not math.isfinite(pixel):
-        raise CryopickError("--diameter is in Å but the pixel size is unknown", path=paths[0] if paths else None,
-                            fix="pass --apix, or micrographs whose headers give it")
-    return diameter_A / pixel
+    """--diameter (Å) in pixels: by --apix, else by the first micrograph's header; None without --diameter.
+
+    See :func:`cryopick.io.micrographs.diameter_A_to_px`.
+    """
+    from cryopick.io.micrographs import diameter_A_to_px
+
+    return diameter_A_to_px(diameter_A, apix, paths)
 
 
 def match_radius_px(
@@ -160,23 +168,10 @@ def match_radius_px(
     truth: pd.DataFrame,
     picks: pd.DataFrame,
 ) -> float:
-    """The match radius: --radius-px, else half of --diameter in pixels, else half the tables' diameter."""
-    if radius_px is not None:
-        return radius_px
-    if diameter_A is not None:
-        pixel = apix if apix is not None else (infos[0].apix if infos else None)
-        if pixel is None or not np.isfinite(pixel):
-            raise CryopickError(
-                "--diameter is in Å but the pixel size is unknown",
-                fix="pass --apix, or --micrographs so it is read from the headers, or --radius-px",
-            )
-        return diameter_A / pixel / 2.0
-    for table in (truth, picks):
-        known = table["diameter_px"].to_numpy(dtype=np.float64)
-        known = known[np.isfinite(known)]
-        if known.size:
-            return float(np.median(known)) / 2.0
-    raise CryopickError(
-        "cannot tell the particle size to set the match radius",
-        fix="pass --diameter (Å) with --apix or --micrographs, or --radius-px",
-    )
+    """The match radius: --radius-px, else half of --diameter in pixels, else half the tables' diameter.
+
+    See :func:`cryopick.evaluation.job.match_radius_px`.
+    """
+    from cryopick.evaluation.job import match_radius_px as radius
+
+    return radius(radius_px, diameter_A, apix, infos, truth, picks)

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console, micrograph_infos, write_picks
-from cryopick.io.coords import CoordOptions, read_coords
-from cryopick.io.picks import check_inside, check_names_match
+from cryopick.cli._common import check_format, check_positive, console
+
+Inputs = Annotated[list[Path], typer.Argument(help="Coordinate files, or a folder of per-micrograph files.")]
+Output = Annotated[Path, typer.Option("-o", "--output", help="Output file, or folder for box/cbox.")]
+To = Annotated[Optional[str], typer.Option(
+    "--to", help="Output format: star, box, cbox, tsv, cs, csv (default: suffix).")]
+From = Annotated[Optional[str], typer.Option("--from", help="Input format if the suffix does not say.")]
+Micrographs = Annotated[Optional[list[str]], typer.Option(
+    "--micrographs", "-m", help="The micrographs: checks names and bounds; gives shapes for CS and --flip-y.")]
+Apix = Annotated[Optional[float], typer.Option(
+    "--apix", help="Pixel size in Å/px, recorded where a format keeps it.")]
+BoxSize = Annotated[Optional[float], typer.Option(
+    "--box-size", help="Box size in pixels for BOX/CBOX (default: each pick's diameter).")]
+FlipY = Annotated[bool, typer.Option("--flip-y", help="Mirror y (rows counted from the bottom); needs -m.")]
 
 
 def convert_command(
-    inputs: list[Path] = typer.Argument(..., help="Coordinate files, or a folder of per-micrograph files."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file, or folder for box/cbox."),
-    to: str | None = typer.Option(None, "--to", help="Output format: star, box, cbox, tsv, cs, csv (default: suffix)."),
-    from_: str | None = typer.Option(None, "--from", help="Input format if the suffix does not say."),
-    micrographs: list[str] | None = typer.Option(
-        None, "--micrographs", "-m", help="The micrographs: checks names and bounds; gives shapes for CS and --flip-y."
-    ),
-    apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px, recorded where a format keeps it."),
-    box_size_px: float | None = typer.Option(
-        None, "--box-size", help="Box size in pixels for BOX/CBOX (default: each pick's diameter)."
-    ),
-    flip_y: bool = typer.Option(False, "--flip-y", help="Mirror y (rows counted from the bottom); needs -m."),
+    inputs: Inputs, output: Output, to: To = None, from_: From = None, micrographs: Micrographs = None,
+    apix: Apix = None, box_size_px: BoxSize = None, flip_y: FlipY = False,
 ) -> None:
     """Convert particle coordinates from one format to another.
 
@@ -38,18 +39,11 @@ def convert_command(
 
     Names match micrographs by file stem. y is flipped only when --flip-y is given.
     """
+    from cryopick.io.convert import ConvertJob, convert_files
+
     check_positive(apix, "--apix")
     check_positive(box_size_px, "--box-size")
-    infos = micrograph_infos(micrographs, apix, require_apix=False) if micrographs else []
-    shapes = {info.name: info.shape for info in infos} or None
-    apix_known = apix if apix is not None else (infos[0].apix if infos else None)
-    if apix_known is not None and not math.isfinite(apix_known):
-        apix_known = None
-    source = inputs[0] if len(inputs) == 1 else None
-    picks = read_coords(inputs if len(inputs) > 1 else inputs[0], check_format(from_), CoordOptions(shapes=shapes))
-    if shapes:
-        check_names_match(picks, shapes, source)
-        check_inside(picks, shapes, source)
-    options = CoordOptions(box_size_px=box_size_px, flip_y=flip_y, shapes=shapes, apix=apix_known)
-    written = write_picks(picks, output, check_format(to), options)
-    console.print(f"{len(picks)} coordinates -> {len(written)} file(s) in {output}")
+    job = ConvertJob(tuple(inputs), output, to_format=check_format(to), from_format=check_format(from_),
+                     micrographs=tuple(micrographs or ()), apix=apix, box_size_px=box_size_px, flip_y=flip_y)
+    result = convert_files(job)
+    console.print(f"{result.n_coordinates} coordinates -> {len(result.written)} file(s) in {output}")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from cryopick.cli._common import check_format, check_positive, console
-from cryopick.extract.particles import STACK_FOLDER, ExtractConfig, extract_particles
-from cryopick.io.coords import CoordOptions, read_coords
-from cryopick.io.ctf_star import CtfTable, ctf_of_micrographs_star, read_ctf_star
-from cryopick.io.listing import list_micrographs
+from cryopick.cli._options import Apix, MicrographsWithPicks, Picks
+from cryopick.extract.layout import PARTICLES_STAR, STACK_FOLDER
 
 
 class Edge(str, Enum):
@@ -19,46 +18,40 @@ class Edge(str, Enum):
     pad = "pad"
 
 
+Output = Annotated[Path, typer.Option(
+    "-o", "--output", help=f"Output folder: {PARTICLES_STAR} and {STACK_FOLDER}/<micrograph>.mrcs.")]
+BoxSize = Annotated[int, typer.Option("--box-size", help="Box side in pixels of the micrographs (even).")]
+Rescale = Annotated[Optional[int], typer.Option(
+    "--rescale", help="Downsample each box to this side (even, at most --box-size) by Fourier cropping.")]
+Invert = Annotated[bool, typer.Option(
+    "--invert/--no-invert", help="Make dark particles white, as RELION expects (cryo-EM: keep it on).")]
+Normalise = Annotated[bool, typer.Option(
+    "--normalise/--no-normalise", help="Background (outside the circle) to mean 0, std 1, as RELION does.")]
+Ramp = Annotated[bool, typer.Option(
+    "--ramp/--no-ramp", help="Subtract the plane fitted to the background first, as RELION does by default.")]
+BackgroundRadius = Annotated[Optional[float], typer.Option(
+    "--background-radius", help="Particle circle radius in output pixels (default 75% of half the box).")]
+EdgeOption = Annotated[Edge, typer.Option(
+    "--edge", help="Boxes crossing the micrograph edge: skip them, or pad by mirroring the micrograph.")]
+Ctf = Annotated[Optional[Path], typer.Option(
+    "--ctf", help="RELION's micrographs_ctf.star: each particle gets its micrograph's defocus (and the "
+    "optics' voltage, Cs, amplitude contrast). Default: the micrographs STAR file, when it has a CTF.")]
+Voltage = Annotated[Optional[float], typer.Option(
+    "--voltage", help="Acceleration voltage in kV (optics block; default: --ctf's, else 300).")]
+Cs = Annotated[Optional[float], typer.Option(
+    "--cs", help="Spherical aberration in mm (default: --ctf's, else 2.7).")]
+AmplitudeContrast = Annotated[Optional[float], typer.Option(
+    "--amplitude-contrast", help="Amplitude contrast (default: --ctf's, else 0.1).")]
+PicksFormat = Annotated[Optional[str], typer.Option(
+    "--picks-format", help="Format of --picks if not from the suffix.")]
+
+
 def extract_command(
-    micrographs: list[str] = typer.Argument(
-        ..., help="The micrographs the picks are on: files, folders, globs, @list.txt or a STAR file."
-    ),
-    picks: Path = typer.Option(..., "--picks", help="Picks (any supported format, or a folder of BOX/CBOX)."),
-    output: Path = typer.Option(
-        ..., "-o", "--output", help=f"Output folder: particles.star and {STACK_FOLDER}/<micrograph>.mrcs."
-    ),
-    box_size: int = typer.Option(..., "--box-size", help="Box side in pixels of the micrographs (even)."),
-    rescale: int | None = typer.Option(
-        None, "--rescale", help="Downsample each box to this side (even, at most --box-size) by Fourier cropping."
-    ),
-    invert: bool = typer.Option(
-        True, "--invert/--no-invert", help="Make dark particles white, as RELION expects (cryo-EM: keep it on)."
-    ),
-    normalise: bool = typer.Option(
-        True, "--normalise/--no-normalise", help="Background (outside the circle) to mean 0, std 1, as RELION does."
-    ),
-    ramp: bool = typer.Option(
-        True, "--ramp/--no-ramp", help="Subtract the plane fitted to the background first, as RELION does by default."
-    ),
-    background_radius: float | None = typer.Option(
-        None, "--background-radius", help="Particle circle radius in output pixels (default 75% of half the box)."
-    ),
-    edge: Edge = typer.Option(
-        Edge.skip, "--edge", help="Boxes crossing the micrograph edge: skip them, or pad by mirroring the micrograph."
-    ),
-    ctf: Path | None = typer.Option(
-        None, "--ctf", help="RELION's micrographs_ctf.star: each particle gets its micrograph's defocus (and the "
-        "optics' voltage, Cs, amplitude contrast). Default: the micrographs STAR file, when it has a CTF."
-    ),
-    voltage: float | None = typer.Option(
-        None, "--voltage", help="Acceleration voltage in kV (optics block; default: --ctf's, else 300)."
-    ),
-    cs: float | None = typer.Option(None, "--cs", help="Spherical aberration in mm (default: --ctf's, else 2.7)."),
-    amplitude_contrast: float | None = typer.Option(
-        None, "--amplitude-contrast", help="Amplitude contrast (default: --ctf's, else 0.1)."
-    ),
-    apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
-    picks_format: str | None = typer.Option(None, "--picks-format", help="Format of --picks if not from the suffix."),
+    micrographs: MicrographsWithPicks, picks: Picks, output: Output, box_size: BoxSize, rescale: Rescale = None,
+    invert: Invert = True, normalise: Normalise = True, ramp: Ramp = True,
+    background_radius: BackgroundRadius = None, edge: EdgeOption = Edge.skip, ctf: Ctf = None,
+    voltage: Voltage = None, cs: Cs = None, amplitude_contrast: AmplitudeContrast = None, apix: Apix = None,
+    picks_format: PicksFormat = None,
 ) -> None:
     """Extract particles for RELION: one .mrcs stack per micrograph and a particles STAR file.
 
@@ -82,22 +75,19 @@ def extract_command(
     the optics block takes the file's voltage, Cs and amplitude contrast. Without one,
     give those if they are not 300 kV, 2.7 mm and 0.1.
     """
+    from cryopick.extract.boxes import ExtractConfig
+    from cryopick.extract.job import ExtractJob, extract_files
+
     check_positive(apix, "--apix")
-    ctf_table = _ctf_table(ctf, micrographs)
-    optics = {} if ctf_table is None else ctf_table.optics
     given = {"voltage_kv": voltage, "cs_mm": cs, "amplitude_contrast": amplitude_contrast}
-    config = ExtractConfig(
-        box_size_px=box_size, rescale_px=rescale, invert=invert, normalise=normalise, ramp=ramp,
-        background_radius_px=background_radius, edge=edge.value,
-        **{field: value if value is not None else optics.get(field, getattr(ExtractConfig, field))
-           for field, value in given.items()},
-    )
-    paths = list_micrographs(micrographs)
-    table = read_coords(picks, check_format(picks_format), CoordOptions())
-    result = extract_particles(paths, table, output / "particles.star", config, apix=apix, picks_source=picks,
-                               ctf=ctf_table)
-    if ctf_table is not None:
-        console.print(f"CTF of each micrograph from {ctf_table.path}", markup=False, soft_wrap=True)
+    optics = {name: value for name, value in given.items() if value is not None}
+    config = ExtractConfig(box_size, rescale_px=rescale, invert=invert, normalise=normalise, ramp=ramp,
+                           background_radius_px=background_radius, edge=edge.value, **optics)
+    job = ExtractJob(tuple(micrographs), picks, output, config, optics, ctf=ctf, apix=apix,
+                     picks_format=check_format(picks_format))
+    result = extract_files(job)
+    if result.ctf_path is not None:
+        console.print(f"CTF of each micrograph from {result.ctf_path}", markup=False, soft_wrap=True)
     if result.n_micrographs_left_out:
         console.print(f"note: {result.n_left_out} picks on {result.n_micrographs_left_out} micrograph(s) "
                       "not given are left out", soft_wrap=True)
@@ -105,10 +95,3 @@ def extract_command(
                  else f"{result.n_padded} padded at the edge")
     console.print(f"{result.n_extracted} particles extracted ({edge_note}) from {len(result.stacks)} "
                   f"micrograph(s) -> {result.star_path}", markup=False, soft_wrap=True)
-
-
-def _ctf_table(ctf: Path | None, micrographs: list[str]) -> CtfTable | None:
-    """--ctf's table; else that of the one micrographs STAR file given, when it has a CTF; else None."""
-    if ctf is not None:
-        return read_ctf_star(ctf)
-    return ctf_of_micrographs_star(Path(micrographs[0])) if len(micrographs) == 1 else None

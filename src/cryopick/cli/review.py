@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console, diameter_px_from
-from cryopick.errors import CryopickError
-from cryopick.io.coords import CoordOptions, read_coords
-from cryopick.io.listing import list_micrographs
-from cryopick.reports.figures import diameter_of
-from cryopick.reports.review import ReviewConfig, write_review_page
-from cryopick.runs.state import run_candidates, run_folder_for
+from cryopick.cli._common import check_format, check_positive, say
+from cryopick.cli._options import Apix, OwnDiameter, Picks, PicksFormat
+
+Micrographs = Annotated[list[str], typer.Argument(
+    help="The micrographs to review (a few): files, folders, globs, @list.txt or a STAR file.")]
+Output = Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write.")]
+Threshold = Annotated[Optional[float], typer.Option(
+    "--threshold", help="Candidates scoring at least this start as kept (default: the pick run's "
+    "threshold, else every pick).")]
+MaxSide = Annotated[int, typer.Option("--max-side", help="Longest side of each displayed micrograph, px.")]
 
 
 def review_command(
-    micrographs: list[str] = typer.Argument(
-        ..., help="The micrographs to review (a few): files, folders, globs, @list.txt or a STAR file."
-    ),
-    picks: Path = typer.Option(..., "--picks", help="Picks (any supported format, or a folder of BOX/CBOX)."),
-    output: Path = typer.Option(..., "-o", "--output", help="The HTML page to write."),
-    diameter: float | None = typer.Option(
-        None, "--diameter", "-d", help="Particle diameter in Å (default: the picks' own diameter)."
-    ),
-    threshold: float | None = typer.Option(
-        None, "--threshold", help="Candidates scoring at least this start as kept (default: the pick run's "
-        "threshold, else every pick)."
-    ),
-    max_side: int = typer.Option(1024, "--max-side", help="Longest side of each displayed micrograph, px."),
-    apix: float | None = typer.Option(None, "--apix", help="Pixel size in Å/px; overrides the file headers."),
-    picks_format: str | None = typer.Option(None, "--picks-format", help="Format of --picks if not from suffix."),
+    micrographs: Micrographs, picks: Picks, output: Output, diameter: OwnDiameter = None, threshold: Threshold = None,
+    max_side: MaxSide = 1024, apix: Apix = None, picks_format: PicksFormat = None,
 ) -> None:
     """Write a page to review picks by hand in a browser, and download them as STAR.
 
@@ -49,22 +40,11 @@ def review_command(
     the page and the slider starts at the run's threshold, so particles below it can be
     taken back too.
     """
+    from cryopick.reports.jobs import ReviewJob, review_files
+
     for value, flag in ((diameter, "--diameter"), (apix, "--apix")):
         check_positive(value, flag)
-    paths = list_micrographs(micrographs)
-    table = read_coords(picks, check_format(picks_format), CoordOptions(allow_empty=True))
-    run = run_candidates(picks) if threshold is None else None
-    if run is not None:
-        table, threshold = run
-        console.print(f"note: every candidate from {run_folder_for(picks)} is on the page; the slider starts at "
-                      f"the pick run's threshold {threshold:.3g}", markup=False, soft_wrap=True)
-    diameter_px = diameter_px_from(diameter, apix, paths)
-    if diameter_px is None:
-        diameter_px = diameter_of(table)
-        if diameter_px is None:
-            raise CryopickError("cannot tell how big the particles are", path=picks,
-                                fix="pass --diameter in Å (these picks carry no diameter)")
-    config = ReviewConfig(threshold=threshold, max_side_px=max_side, apix=apix)
-    target = write_review_page(output, table, paths, diameter_px=diameter_px, config=config)
-    console.print(f"review page of {len(paths)} micrograph(s) written to {target}; open it in a browser",
-                  markup=False, soft_wrap=True)
+    job = ReviewJob(tuple(micrographs), picks, output, diameter_A=diameter, threshold=threshold,
+                    max_side_px=max_side, apix=apix, picks_format=check_format(picks_format))
+    page = review_files(job, say=say)
+    say(f"review page of {page.n_micrographs} micrograph(s) written to {page.path}; open it in a browser")
