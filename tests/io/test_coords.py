@@ -10,6 +10,7 @@ import pytest
 
 from cryopick.errors import CryopickError
 from cryopick.io.coords import FORMATS, CoordOptions, detect_format, mirror_y, read_coords, write_coords
+from cryopick.io.formats import MODULES, SUFFIX_FORMATS
 from cryopick.io.picks import make_picks
 
 NY, NX = 4092, 5760  # a K3 micrograph: non-square, so swapped axes cannot pass
@@ -244,3 +245,11 @@ def test_output_kind_mismatch(picks: pd.DataFrame, tmp_path: Path) -> None:
     assert "unknown STAR style" in str(
         _error(write_coords, picks, tmp_path / "x.star", options=CoordOptions(star_style="relion2"))
     )
+
+
+def test_the_format_list_is_the_registry() -> None:
+    """One list: the formats are the registry's, in its order, and every suffix names one of them."""
+    assert FORMATS == tuple(MODULES) == ("star", "box", "cbox", "tsv", "cs", "csv")
+    assert set(SUFFIX_FORMATS.values()) == set(FORMATS)
+    with pytest.raises(CryopickError, match=r"use \.star \.box \.cbox \.tsv/\.txt \.cs or \.csv"):
+        detect_format("picks.xyz")

@@ -13,6 +13,7 @@ from cryopick.io.picks import (
     check_names_match,
     keep_given,
     make_picks,
+    typical_diameter_px,
     validate_picks,
 )
 
@@ -66,3 +67,13 @@ def test_check_inside_raises_or_drops() -> None:
         check_inside(picks, shapes, "p.csv")
     kept = check_inside(picks, shapes, drop=True)
     np.testing.assert_array_equal(kept["x"], [10.0])
+
+
+def test_typical_diameter_is_the_median_positive_diameter_of_the_first_table_with_one() -> None:
+    unknown = make_picks("m", [1.0, 2.0], [1.0, 2.0], diameter_px=[np.nan, 0.0])
+    picks = make_picks("m", [1.0, 2.0, 3.0, 4.0], [1.0] * 4, diameter_px=[-5.0, 30.0, 40.0, np.inf])
+    truth = make_picks("m", [1.0], [1.0], diameter_px=[90.0])
+    assert typical_diameter_px(None, unknown, picks, truth) == 35.0  # -5 and inf are no diameters
+    assert typical_diameter_px(truth, picks) == 90.0
+    assert typical_diameter_px(pd.DataFrame({"x": [1.0]}), unknown) is None
+    assert typical_diameter_px() is None

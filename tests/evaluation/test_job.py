@@ -1,0 +1,39 @@
+"""Picks judged from files: the match radius rule and the messages' order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryopick.errors import CryopickError
+from cryopick.evaluation.job import EvaluateJob, evaluate_files, match_radius_px
+from cryopick.io.coords import write_coords
+from cryopick.io.picks import make_picks
+
+
+def test_the_match_radius_is_the_flag_then_the_diameter_then_the_tables() -> None:
+    truth = make_picks("m", [1.0, 2.0, 3.0], [1.0] * 3, diameter_px=[20.0, 0.0, 24.0])
+    picks = make_picks("m", [1.0], [1.0], diameter_px=[50.0])
+    assert match_radius_px(7.0, 150.0, 3.0, [], truth, picks) == 7.0
+    assert match_radius_px(None, 150.0, 3.0, [], truth, picks) == 25.0
+    assert match_radius_px(None, None, None, [], truth, picks) == 11.0  # the truth's positive diameters: 20, 24
+    no_size = make_picks("m", [1.0], [1.0])
+    assert match_radius_px(None, None, None, [], no_size, picks) == 25.0
+    with pytest.raises(CryopickError, match="cannot tell the particle size"):
+        match_radius_px(None, None, None, [], no_size, no_size)
+    with pytest.raises(CryopickError, match="pixel size is unknown"):
+        match_radius_px(None, 150.0, None, [], truth, picks)
+
+
+def test_the_metrics_are_shown_before_the_report_is_written(tmp_path: Path) -> None:
+    truth = make_picks("m", np.arange(5.0) * 40 + 20, [30.0] * 5, score=1.0, diameter_px=20.0)
+    write_coords(truth, tmp_path / "truth.star")
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the report folder should go")
+    shown: list[float] = []
+    with pytest.raises(OSError):
+        evaluate_files(EvaluateJob(tmp_path / "truth.star", tmp_path / "truth.star", out=blocker / "report"),
+                       show=lambda result: shown.append(result.f1))
+    assert shown == [1.0]
