@@ -1,13 +1,13 @@
-"""Batch picking (cryopick.runs.batch, cryopick.runs.state and `cryopick pick`): resume, processes, Dask.
+"""Batch picking (cryopick.runs.batch and `cryopick pick`): prefetch, processes, Dask, interruption, bad input.
 
 The output of a run must not depend on how it was run: interrupted (even by SIGKILL) and
 resumed, spread over local processes, or over a Dask LocalCluster, the picks file is
-byte-identical to a clean single-process run's.
+byte-identical to a clean single-process run's. The run folder itself (resume, settings,
+the lock) is tested in test_state.py.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import warnings
 import subprocess
@@ -23,82 +23,8 @@ from cryopick.runs.job import PickSpec
 from cryopick.errors import CryopickError
 from cryopick.io.coords import read_coords
 from cryopick.runs.state import RunFolder
-from cryopick.simulate import SimulationConfig, simulate_dataset
 from tests.cli.test_cli import assert_one_line_error, run_cli
-
-DIAMETER_A = 120.0
-
-
-@pytest.fixture(scope="module")
-def mics(tmp_path_factory) -> Path:
-    """Eight small simulated micrographs (non-square) with truth."""
-    out = tmp_path_factory.mktemp("batch")
-    simulate_dataset(out, SimulationConfig.with_presets(n_micrographs=8, shape=(384, 448), apix=2.0, seed=3))
-    return out / "micrographs"
-
-
-def _pick(args: list, capsys) -> tuple[int, str]:
-    code, _, err = run_cli(["pick", *args], capsys)
-    return code, err
-
-
-def test_resumed_run_gives_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
-    """Parts deleted (an interrupted run) are picked again; the rest are read back; same bytes."""
-    clean, resumed = tmp_path / "clean.star", tmp_path / "resumed.star"
-    log = ["--method", "log", "--diameter", DIAMETER_A]
-    assert _pick([mics, *log, "-o", clean], capsys)[0] == 0
-    assert _pick([mics, *log, "-o", resumed], capsys)[0] == 0
-    parts = sorted((tmp_path / "resumed.star.parts" / "parts").glob("*.npz"))
-    assert len(parts) == 8
-    for part in parts[::2]:
-        part.unlink()
-    (tmp_path / "resumed.star.parts" / "complete").unlink()
-    resumed.unlink()
-    code, err = _pick([mics, *log, "-o", resumed], capsys)
-    assert code == 0, err
-    assert "resuming: 4 of 8" in err
-    assert resumed.read_bytes() == clean.read_bytes()
-
-
-def test_a_changed_micrograph_is_picked_again(mics: Path, tmp_path: Path) -> None:
-    spec = PickSpec("log", diameter_A=DIAMETER_A)
-    paths = sorted(str(p) for p in mics.glob("*.mrc"))[:3]
-    with RunFolder(tmp_path / "run", {"a": 1}) as state:
-        list(pick_many(spec, paths, state))
-    os.utime(paths[1], ns=(time.time_ns(), time.time_ns() + 10**9))
-    with RunFolder(tmp_path / "run", {"a": 1}) as state:
-        assert state.load(Path(paths[0]).stem, paths[0]) is not None
-        assert state.load(Path(paths[1]).stem, paths[1]) is None
-
-
-def test_unfinished_run_with_other_settings_is_refused(mics: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "picks.star"
-    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)[0] == 0
-    before = out.read_bytes()
-    (tmp_path / "picks.star.parts" / "complete").unlink()  # as if killed before the end
-    code, err = _pick([mics, "--method", "log", "--diameter", 140, "-o", out], capsys)
-    assert_one_line_error(code, err, "picks.star.parts", "unfinished run with other settings", "--overwrite")
-    assert out.read_bytes() == before  # nothing lost
-    code, err = _pick([mics, "--method", "log", "--diameter", 140, "-o", out, "--overwrite"], capsys)
-    assert code == 0, err
-    assert out.read_bytes() != before
-
-
-def test_finished_run_with_other_settings_starts_afresh(mics: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "picks.star"
-    assert _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)[0] == 0
-    code, err = _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "--threshold", 4, "-o", out], capsys)
-    assert code == 0, err
-    assert "starting afresh" in err
-    assert (read_coords(out)["score"] >= 4).all()
-
-
-def test_second_run_on_the_same_folder_is_refused_while_the_first_runs(mics: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "picks.star"
-    with RunFolder(tmp_path / "picks.star.parts", {"other": "run"}):  # this process holds the lock
-        code, err = _pick([mics, "--method", "log", "--diameter", DIAMETER_A, "-o", out], capsys)
-    assert_one_line_error(code, err, "picks.star.parts", "another cryopick run", "pid")
-    assert not out.exists()
+from tests.runs.conftest import DIAMETER_A, _pick
 
 
 def test_unwritable_output_folder_is_one_line(mics: Path, tmp_path: Path, capsys) -> None:
@@ -248,21 +174,6 @@ def test_auto_workers() -> None:
     assert auto_workers(5000, "cuda", cores=8) == 1  # one process feeds the GPU
     assert auto_workers(5000, "cpu", dask="tcp://host:8786", cores=8) == 1
     assert auto_workers(3, "cpu", dask="local", cores=8) == 8
-
-
-def test_a_damaged_part_is_picked_again(mics: Path, tmp_path: Path) -> None:
-    """A part that is not a readable archive (a disk error, a hand edit) is redone, not trusted."""
-    spec = PickSpec("log", diameter_A=DIAMETER_A)
-    paths = sorted(str(p) for p in mics.glob("*.mrc"))[:2]
-    with RunFolder(tmp_path / "run", {}) as state:
-        first = list(pick_many(spec, paths, state))
-    part = tmp_path / "run" / "parts" / f"{Path(paths[0]).stem}.npz"
-    part.write_bytes(part.read_bytes()[:50])
-    with RunFolder(tmp_path / "run", {}) as state:
-        assert not state.is_done(Path(paths[0]).stem, paths[0])
-        again = list(pick_many(spec, paths, state))
-        assert state.is_done(Path(paths[0]).stem, paths[0])
-    np.testing.assert_array_equal(again[0].picks["score"].to_numpy(), first[0].picks["score"].to_numpy())
 
 
 def test_report_shows_every_candidate_of_a_pick_run(mics: Path, tmp_path: Path, capsys) -> None:
