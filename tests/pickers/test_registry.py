@@ -70,8 +70,3 @@ def test_a_new_picker_is_one_class_and_one_registry_line(tmp_path: Path, monkeyp
     assert abs(x - 155.5) < 7 and abs(y - 105.5) < 7 and score == 0.75  # inside the square
     assert result.picks["diameter_px"].iloc[0] == pytest.approx(12.0)
 
-
-def test_candidates_keep_and_first() -> None:
-    found = Candidates(np.arange(4.0), np.arange(4.0) + 10, np.array([0.9, 0.8, 0.7, 0.6]))
-    kept = found.keep(np.array([True, False, True, True]))
-    assert kept.size == 3 and kept.x.tolist() == [0.0, 2.0, 3.0] and kept.first(2).score.tolist() == [0.9, 0.7]
