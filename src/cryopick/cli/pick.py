@@ -47,6 +47,9 @@ TTA = Annotated[bool, typer.Option(
 NoJunkRegions = Annotated[bool, typer.Option(
     "--no-junk-regions", help="fcn models: keep candidates inside detected ice, carbon and other large dark "
     "regions (dropped by default).")]
+NoBorderBands = Annotated[bool, typer.Option(
+    "--no-border-bands", help="fcn models: keep candidates in blank, padded or striped bands along the edges "
+    "(processing artefacts; dropped by default).")]
 AggregateGuard = Annotated[bool, typer.Option(
     "--aggregate-guard", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
     "overlapping particles); removes part of them at ~1% of the particles.")]
@@ -75,7 +78,8 @@ def pick_command(
     micrographs: Micrographs, output: Output, diameter: Diameter = None, model: Model = None,
     method: MethodOption = None, threshold: Threshold = None, all_peaks: AllPeaks = False, apix: Apix = None,
     fmt: Format = None, flip_y: FlipY = False, fill_nonfinite: FillNonfinite = False, device: Device = "auto",
-    tta: TTA = False, no_junk_regions: NoJunkRegions = False, aggregate_guard: AggregateGuard = False,
+    tta: TTA = False, no_junk_regions: NoJunkRegions = False, no_border_bands: NoBorderBands = False,
+    aggregate_guard: AggregateGuard = False,
     workers: Workers = None, threads: Threads = None, dask: Dask = None, skip_bad: SkipBad = False,
     overwrite: Overwrite = False, truth: Truth = None, scores_json: ScoresJson = None,
 ) -> None:
@@ -117,7 +121,7 @@ def pick_command(
     check_output_target(scores_json, "--scores-json")
     job = PickJob(micrographs, output, diameter, model, (method or Method.model).value,
                   PickRequest(threshold, all_peaks, tta, junk_regions=not no_junk_regions,
-                              aggregate_guard=aggregate_guard),
+                              aggregate_guard=aggregate_guard, border_bands=not no_border_bands),
                   apix=apix, fmt=check_format(fmt), flip_y=flip_y, fill_nonfinite=fill_nonfinite, device=device,
                   workers=workers, threads=threads, dask=dask, skip_bad=skip_bad, overwrite=overwrite, truth=truth,
                   scores_json=scores_json)

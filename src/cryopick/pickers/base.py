@@ -88,6 +88,8 @@ class PickRequest:
         Drop candidates inside detected ice, carbon and other large dark regions (fcn).
     aggregate_guard
         Also drop picks whose neighbourhood says aggregate (fcn).
+    border_bands
+        Drop candidates in artefact bands along the edges: blank, padded or striped (fcn).
     """
 
     threshold: float | None = None
@@ -95,6 +97,7 @@ class PickRequest:
     tta: bool = False
     junk_regions: bool = True
     aggregate_guard: bool = False
+    border_bands: bool = True
 
 
 @dataclass(frozen=True)

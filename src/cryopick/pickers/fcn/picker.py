@@ -42,6 +42,7 @@ from cryopick.io.micrographs import Micrograph
 from cryopick.postprocess.junk_regions import junk_region_mask_for, picks_outside
 from cryopick.models.checkpoint import LoadedModel
 from cryopick.pickers.base import Candidates, Picker, PickPlan, PickRequest, Prepared
+from cryopick.postprocess.borders import border_bands, outside_bands
 from cryopick.postprocess.contrast_guard import contrast_guard
 from cryopick.preprocess import Preprocessed, PreprocessConfig, preprocess
 from cryopick.pickers.fcn.tiling import predict_tiled
@@ -74,6 +75,10 @@ class FCNPickConfig:
         Drop candidates inside high-contrast regions: ice contamination, carbon film,
         large dark blobs (:func:`cryopick.postprocess.junk_regions.junk_region_mask_for`, on the
         working image's own Fourier crop).
+    border_bands
+        Drop candidates in artefact bands along the edges (blank, padded or striped
+        margins that processing leaves; :func:`cryopick.postprocess.borders.border_bands`)
+        and within half a diameter of them.
     aggregate_guard
         Drop candidates whose neighbourhood says aggregate (clumps of overlapping
         particles; :func:`cryopick.postprocess.aggregates.aggregate_guard`); None (default) keeps
@@ -88,6 +93,7 @@ class FCNPickConfig:
     contrast_guard_spreads: float | None = 6.0
     junk_regions: bool = True
     aggregate_guard: AggregateGuardConfig | None = None
+    border_bands: bool = True
 
 
 
@@ -137,7 +143,7 @@ class FCNPicker(Picker):
         used = loaded.threshold if request.threshold is None else request.threshold
         complete = request.all_peaks or used <= loaded.threshold
         config = FCNPickConfig(threshold=0.0 if complete else used, tta=request.tta,
-                               junk_regions=request.junk_regions,
+                               junk_regions=request.junk_regions, border_bands=request.border_bands,
                                aggregate_guard=AggregateGuardConfig() if request.aggregate_guard else None)
         note = None if complete else (f"--threshold {used:g} is above the model's ({loaded.threshold:g}): "
                                       "only the picks are scored")
@@ -169,9 +175,13 @@ class FCNPicker(Picker):
                                       threshold=threshold if threshold > 0 else None))
 
     def filter(self, prepared: Prepared, scored: np.ndarray, candidates: Candidates) -> Candidates:
-        """Junk regions, the contrast guard and (on request) the aggregate guard, in that order."""
+        """Edge artefact bands, junk regions, the contrast guard and (on request) the aggregate guard, in that order."""
         config, pre, threshold = self.options, prepared.work, self.loaded.threshold
         found = candidates
+        if config.border_bands and found.size:
+            bands = border_bands(pre.image, pre.diameter_px)
+            if bands.any:
+                found = found.keep(outside_bands(found.x, found.y, pre.image.shape, bands, 0.5 * pre.diameter_px))
         regions = junk_region_mask_for(pre) if config.junk_regions and found.size else None
         if regions is not None:
             found = found.keep(picks_outside(np.c_[found.x, found.y], regions))
