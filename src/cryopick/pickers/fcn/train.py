@@ -15,8 +15,10 @@ are particle centres: the prior. Nobody has to give it; training runs in rounds:
    taken for wrong and dropped. Labels are a random sample of the particles, so half
    the particles score above the median label score: the number of candidates above it,
    doubled, estimates the number of particles, hence the prior. When the labelled
-   median is below :data:`MIN_CONFIDENT_MEDIAN` the network cannot yet tell particles
-   apart and the first guess is kept; the count never exceeds discs covering half the area.
+   median is below :data:`MIN_CONFIDENT_MEDIAN` and more than
+   :data:`~cryopick.pickers.fcn.count.MAX_SHARE_AT_MEDIAN` of all candidates score above
+   it, the network cannot yet tell particles apart and the first guess is kept; the
+   count never exceeds discs covering half the area.
 4. **Round 2** fine-tunes with the cleaned labels and the new prior.
 
 Each round stops by itself: after every epoch the nnPU risk is measured on a held-out
@@ -45,11 +47,13 @@ from cryopick.errors import CryopickError
 from cryopick.pickers.fcn.config import EpochRecord, FCNTrainConfig, FCNTrainResult
 from cryopick.pickers.fcn.count import (
     MIN_CONFIDENT_MEDIAN,
+    count_is_trusted,
     estimate_particle_count,
     label_scores,
     log_blob_count,
     packing_limit,
     prior_from_count,
+    share_at_median,
 )
 from cryopick.pickers.fcn.data import (
     FCN_PREPROCESS,
@@ -139,9 +143,11 @@ def train_fcn(images: list[DenseImage], config: FCNTrainConfig = FCNTrainConfig(
             say(f"label cleaning: {dropped} of {n_labels} labels score below {config.clean_fraction:g} x the "
                 f"labelled median ({scores_median:.3f}) and are dropped")
             labelled = [img.with_labels(k, radius_px) for img, k in zip(labelled, kept)]
-            if config.prior is None and scores_median < MIN_CONFIDENT_MEDIAN:
-                say(f"labelled median {scores_median:.3f} is below {MIN_CONFIDENT_MEDIAN}: the network does not "
-                    f"yet tell particles apart, so the first guess ({n_est:.0f} particles) is kept")
+            share = _share_at_median(maps, labelled, config, diameter_px) if config.prior is None else 0.0
+            if config.prior is None and not count_is_trusted(scores_median, share):
+                say(f"labelled median {scores_median:.3f} is below {MIN_CONFIDENT_MEDIAN} and {share:.0%} of the "
+                    f"candidates score above it: the network does not yet tell particles apart, so the first guess "
+                    f"({n_est:.0f} particles) is kept")
             elif config.prior is None:
                 n_est = min(_count_particles(maps, labelled, config, diameter_px),
                             packing_limit(area_px, diameter_px))
@@ -308,6 +314,12 @@ def _threshold(model: ParticleFCN, images: list[DenseImage], config: FCNTrainCon
     scores = np.concatenate(_label_scores(maps, labelled, config, diameter_px))
     reached = float(np.quantile(scores, 1.0 - config.label_recall))
     return float(np.clip(reached, min(MIN_FCN_THRESHOLD, config.default_threshold), config.default_threshold))
+
+
+def _share_at_median(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
+                     diameter_px: float) -> float:
+    return share_at_median(maps, [img.labels_xy for img in images], config.min_distance_diameters * diameter_px,
+                           config.positive_radius_diameters * diameter_px)
 
 
 def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
