@@ -1,4 +1,7 @@
-"""Tests for cryopick.pickers.fcn.pu and .pu_prior: nnPU loss and class-prior estimation, with known answers."""
+"""Tests for cryopick.pickers.fcn.pu: the nnPU loss with known answers, and why PU matters.
+
+The class-prior estimators (cryopick.pickers.fcn.pu_prior) are tested in test_pu_prior.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import pytest
 import torch
 
 from cryopick.pickers.fcn.pu import nn_pu_loss, pu_risk_unbiased
-from cryopick.pickers.fcn.pu_prior import estimate_prior, fit_prior_logistic
+from cryopick.pickers.fcn.pu_prior import fit_prior_logistic
+from tests.pickers.fcn.conftest import _mixture
 
 
 def _sig(z: float) -> float:
@@ -152,60 +156,6 @@ def test_integer_weights_equal_duplicated_examples() -> None:
     )
 
 
-# ------------------------------------------------------------- (b) prior, known answers
-
-
-def test_estimate_prior_closed_form_and_clipping() -> None:
-    # c = 0.25, n_l/n_u = 100/900 -> pi = 1/9 * 0.75/0.25 = 1/3
-    got = estimate_prior(np.full(50, 0.25), np.full(10, 0.1), 100, 900)
-    assert got == pytest.approx(1.0 / 3.0, rel=1e-12)
-    # every labeled example scored 1 -> no particles left unlabeled -> lower bound
-    assert estimate_prior(np.ones(5), np.zeros(5), 100, 900) == pytest.approx(1e-3)
-    # c below n_l/(n_l+n_u) is impossible -> clipped -> all unlabeled are particles
-    assert estimate_prior(np.full(5, 1e-4), np.zeros(5), 100, 900) == pytest.approx(
-        0.999
-    )
-    assert estimate_prior(np.ones(5), np.zeros(5), 1, 9, bounds=(0.05, 0.9)) == 0.05
-    # posterior method: c = 0.25; g = 0.25 on unlabeled -> P(y=1|x,s=0) = 3*(1/3) = 1
-    scores_u = np.r_[np.full(30, 0.25), np.zeros(70)]
-    got = estimate_prior(np.full(50, 0.25), scores_u, 100, 900, method="posterior")
-    assert got == pytest.approx(0.30, rel=1e-9)
-
-
-def _mixture(
-    rng: np.random.Generator, prior: float, n_unl: int = 4000, frac_labeled: float = 0.2
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positives N(+2, I), negatives N(-2, I) in 2-D; ``frac_labeled`` of positives labeled.
-
-    Returns labeled positives, unlabeled points and the unlabeled points' true labels.
-    """
-    n_pos_unl = round(prior * n_unl)
-    n_lab = round(n_pos_unl * frac_labeled / (1.0 - frac_labeled))
-    lab = rng.normal(2.0, 1.0, (n_lab, 2))
-    unl = np.vstack(
-        [
-            rng.normal(2.0, 1.0, (n_pos_unl, 2)),
-            rng.normal(-2.0, 1.0, (n_unl - n_pos_unl, 2)),
-        ]
-    )
-    y = np.r_[np.ones(n_pos_unl), np.zeros(n_unl - n_pos_unl)]
-    return lab, unl, y
-
-
-@pytest.mark.parametrize(
-    ("true_prior", "method"),
-    [(0.1, "e1"), (0.3, "e1"), (0.6, "e1"), (0.3, "posterior")],
-)
-def test_prior_from_gaussian_mixture(true_prior: float, method: str) -> None:
-    errors = []
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        lab, unl, _ = _mixture(rng, true_prior)
-        est = fit_prior_logistic(lab, unl, rng, method=method)  # type: ignore[arg-type]
-        errors.append(est - true_prior)
-    assert max(abs(e) for e in errors) <= 0.05, errors
-
-
 # ------------------------------------------------------------ (c) why PU matters
 
 
@@ -283,24 +233,3 @@ def test_bad_tensors_and_weights_raise() -> None:
     with pytest.raises(ValueError, match="loss must be"):
         nn_pu_loss(_t(POS_A), _t(UNL_A), 0.3, loss="hinge")  # type: ignore[arg-type]
 
-
-def test_estimate_prior_bad_inputs_raise() -> None:
-    ok = np.full(5, 0.3)
-    with pytest.raises(ValueError, match="scores_labeled is empty"):
-        estimate_prior(np.array([]), ok, 10, 90)
-    with pytest.raises(ValueError, match="scores_unlabeled is empty"):
-        estimate_prior(ok, np.array([]), 10, 90)
-    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
-        estimate_prior(np.array([0.5, 1.2]), ok, 10, 90)
-    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
-        estimate_prior(ok, np.array([np.nan]), 10, 90)
-    with pytest.raises(ValueError, match="must be positive"):
-        estimate_prior(ok, ok, 0, 90)
-    with pytest.raises(ValueError, match="bounds"):
-        estimate_prior(ok, ok, 10, 90, bounds=(0.0, 0.5))
-    with pytest.raises(ValueError, match="method must be"):
-        estimate_prior(ok, ok, 10, 90, method="km")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="too few examples"):
-        fit_prior_logistic(
-            np.zeros((1, 2)), np.zeros((10, 2)), np.random.default_rng(0)
-        )

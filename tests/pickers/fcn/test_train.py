@@ -1,4 +1,6 @@
-"""Training the fully convolutional picker: configuration, particle count, and end-to-end quality.
+"""cryopick.pickers.fcn.train: training the fully convolutional picker, on a small image and end to end.
+
+Its configuration is tested in test_config.py, the particle count in test_count.py.
 
 The end-to-end test is CI's quality bar for sparse, partly wrong labels: 3 simulated
 768 x 768 micrographs at 4 Å/px (globular particles, 20% of them labelled, 20% of the
@@ -22,7 +24,7 @@ import torch
 
 from cryopick.errors import CryopickError
 from cryopick.evaluation.metrics import evaluate
-from cryopick.pickers.fcn.count import estimate_particle_count, nearest_within
+from cryopick.pickers.fcn.count import nearest_within
 from cryopick.pickers.fcn.data import FCN_PREPROCESS, dense_image, labelled_image
 from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
 from cryopick.pickers.fcn.train import FCNTrainConfig, FCNTrainResult, train_fcn
@@ -35,113 +37,6 @@ from cryopick.simulate import SimulationConfig, simulate_dataset
 from cryopick.simulate.structures import load_structure
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-# ----------------------------------------------------------------------------- configuration
-
-
-@pytest.mark.parametrize("bad", [{"rounds": 3}, {"rounds": 0}, {"prior": 1.5}, {"prior": 0.0}, {"prior": 1.0},
-                                 {"validation_fraction": 0.6}, {"validation_fraction": 0.5},
-                                 {"validation_fraction": -0.1}, {"max_epochs": 0}, {"patience": 0},
-                                 {"loss": "hinge"}, {"label_recall": 0.0}, {"label_recall": 1.5},
-                                 {"stride": 3}, {"background_weight": 1.0}, {"background_weight": -0.1},
-                                 {"default_threshold": 0.0}, {"default_threshold": 1.0}])
-def test_config_rejects_impossible_settings(bad):
-    with pytest.raises(CryopickError) as err:
-        FCNTrainConfig(**bad)
-    assert err.value.fix
-
-
-@pytest.mark.parametrize("ok", [{}, {"rounds": 1}, {"prior": 0.02}, {"validation_fraction": 0.0},
-                                {"validation_fraction": 0.45}, {"loss": "sigmoid"}, {"rotate": False},
-                                {"label_recall": 1.0}, {"stride": 1}, {"background_weight": 0.2},
-                                {"default_threshold": 0.386}, {"background_crops_per_batch": 0}])
-def test_config_accepts_sensible_settings(ok):
-    config = FCNTrainConfig(**ok)
-    json.dumps(asdict(config))  # stored in the model file as plain values
-
-
-# ----------------------------------------------------------------------------- estimate_particle_count
-
-
-def _blob_maps(n_blobs: int, seed: int, shape: tuple[int, int] = (256, 256), n_maps: int = 2,
-               spacing: int = 16) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Score maps with ``n_blobs`` Gaussian peaks (sigma 2 px, heights U(0.5, 1)) on noise peaks below 0.3."""
-    rng = np.random.default_rng(seed)
-    cy, cx = np.mgrid[spacing // 2:shape[0]:spacing, spacing // 2:shape[1]:spacing]
-    cells = np.c_[cx.ravel(), cy.ravel()]
-    counts = np.full(n_maps, n_blobs // n_maps)
-    counts[: n_blobs % n_maps] += 1
-    dy, dx = np.mgrid[-7:8, -7:8]
-    maps, centres = [], []
-    for count in counts:
-        xy = cells[rng.choice(len(cells), count, replace=False)] + rng.integers(-3, 4, (count, 2))
-        score = np.pad(rng.uniform(0.0, 0.25, shape), 7)
-        for (x, y), height in zip(xy, rng.uniform(0.5, 1.0, count)):
-            patch = score[y:y + 15, x:x + 15]  # centred on (x, y) in the padded map
-            np.maximum(patch, height * np.exp(-(dx ** 2 + dy ** 2) / (2 * 2.0 ** 2)), out=patch)
-        maps.append(score[7:-7, 7:-7])
-        centres.append(xy.astype(float))
-    return maps, centres
-
-
-def _sample_labels(centres: list[np.ndarray], fraction: float, seed: int, jitter_px: float = 1.0) -> list[np.ndarray]:
-    """A random ``fraction`` of the particles as labels, placed up to ``jitter_px`` off centre."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for xy in centres:
-        chosen = xy[rng.random(len(xy)) < fraction]
-        out.append(chosen + rng.uniform(-jitter_px, jitter_px, chosen.shape))
-    return out
-
-
-def test_particle_count_with_every_particle_labelled_is_exact():
-    maps, centres = _blob_maps(200, seed=0)
-    estimate = estimate_particle_count(maps, centres, min_distance_px=8.0, reach_px=2.4)
-    assert abs(estimate - 200) <= 2
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_particle_count_from_a_random_fifth_labelled(seed):
-    """The median label splits the particles in half: the count is right within sampling error.
-
-    With n labels the estimate's relative standard error is about 1 / sqrt(n): 9% for the
-    ~120 labels here, so 20% is over two standard errors (seeds 0-11 all pass; worst -18%).
-    """
-    maps, centres = _blob_maps(600, seed=seed, shape=(384, 384))
-    labels = _sample_labels(centres, 0.2, seed=100 + seed)
-    n_labels = sum(len(xy) for xy in labels)
-    assert 90 <= n_labels <= 150
-    estimate = estimate_particle_count(maps, labels, min_distance_px=8.0, reach_px=2.4)
-    assert abs(estimate - 600) <= 0.2 * 600, (estimate, n_labels)
-
-
-def test_particle_count_never_below_the_labels():
-    maps, centres = _blob_maps(200, seed=5)
-    heights = [m[np.rint(xy[:, 1]).astype(int), np.rint(xy[:, 0]).astype(int)] for m, xy in zip(maps, centres)]
-    cut = np.quantile(np.concatenate(heights), 0.9)
-    top = [xy[h >= cut] for xy, h in zip(centres, heights)]  # the strongest 10% labelled: a biased sample
-    n_top = sum(len(xy) for xy in top)
-    estimate = estimate_particle_count(maps, top, min_distance_px=8.0, reach_px=2.4)
-    assert n_top <= estimate <= n_top + 2  # a biased sample cannot reveal the others
-    # every one of them clicked twice: twice the labels, no more candidates above their median
-    twice = [np.concatenate([xy, xy + 0.5]) for xy in top]
-    assert estimate_particle_count(maps, twice, min_distance_px=8.0, reach_px=2.4) >= 2 * n_top
-    # labels on the weakest particles make the count larger than with labels on the strongest
-    bottom = [xy[h <= np.quantile(np.concatenate(heights), 0.1)] for xy, h in zip(centres, heights)]
-    assert estimate_particle_count(maps, bottom, 8.0, 2.4) > 150
-
-
-def test_particle_count_with_labels_outside_the_map():
-    maps, centres = _blob_maps(40, seed=1, n_maps=1, shape=(128, 128))
-    outside = np.array([[140.0, 60.0]])  # 12 px beyond the right edge, reach 2.4 px
-    estimate = estimate_particle_count(maps, [np.concatenate([centres[0], outside])], 8.0, 2.4)
-    assert abs(estimate - 40) <= 2
-
-
-def test_particle_count_without_labels_is_zero():
-    maps, _ = _blob_maps(20, seed=0)
-    assert estimate_particle_count(maps, [np.empty((0, 2)), np.empty((0, 2))], 8.0, 2.4) == 0.0
-
 
 # ----------------------------------------------------------------------------- train_fcn on a small image
 
