@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script end to end; `make test` (plain pytest) still runs them
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
