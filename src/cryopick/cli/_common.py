@@ -1,4 +1,4 @@
-"""Pieces several subcommands share: consoles, progress, option checks, and a few library calls.
+"""Pieces several subcommands share: the console, progress bars and option checks.
 
 Every command imports this module, so it imports only the standard library, rich's
 console and :mod:`cryopick.errors`: ``cryopick --version`` and every ``--help`` start
@@ -17,12 +17,7 @@ from rich.console import Console
 from cryopick.errors import CryopickError
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import torch
     from rich.progress import ProgressColumn
-
-    from cryopick.io.coords import CoordOptions
-    from cryopick.io.micrographs import MicrographInfo
 
 console = Console(stderr=True, highlight=False)
 """Messages and progress go to standard error, so standard output stays clean for --json."""
@@ -96,33 +91,6 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int, int], 
         yield update
 
 
-def device_line(requested: str, device: torch.device) -> str | None:
-    """The line that says where the network ran when the user left it to us (:func:`cryopick.device.device_line`)."""
-    from cryopick.device import device_line as line
-
-    return line(requested, device)
-
-
-def write_picks(picks: pd.DataFrame, output: Path, fmt: str | None, options: CoordOptions) -> list[Path]:
-    """Write picks as the user asked: :func:`cryopick.io.coords.write_picks` (``star`` to a folder: AutoPick's)."""
-    from cryopick.io.coords import write_picks as write
-
-    return write(picks, output, fmt, options)
-
-
-def micrograph_infos(
-    inputs: Sequence[str], apix: float | None, *, require_apix: bool = True
-) -> list[MicrographInfo]:
-    """Headers of the micrographs named by files, folders, globs, @lists or STAR files.
-
-    With ``require_apix=False`` a missing pixel size gives ``apix = nan`` instead of an
-    error, for commands that only need the shapes (:func:`cryopick.io.listing.micrograph_infos`).
-    """
-    from cryopick.io.listing import micrograph_infos as infos
-
-    return infos(inputs, apix, require_apix=require_apix)
-
-
 def check_format(fmt: str | None) -> str | None:
     """Normalise a --format value, with a clear error for an unknown one."""
     if fmt is None:
@@ -150,28 +118,3 @@ def check_positive(value: float | None, flag: str) -> None:
         raise CryopickError(f"{flag} must be positive, got {value}", fix=f"give {flag} a value above 0")
 
 
-def diameter_px_from(diameter_A: float | None, apix: float | None, paths: Sequence[Path]) -> float | None:
-    """--diameter (Å) in pixels: by --apix, else by the first micrograph's header; None without --diameter.
-
-    See :func:`cryopick.io.micrographs.diameter_A_to_px`.
-    """
-    from cryopick.io.micrographs import diameter_A_to_px
-
-    return diameter_A_to_px(diameter_A, apix, paths)
-
-
-def match_radius_px(
-    radius_px: float | None,
-    diameter_A: float | None,
-    apix: float | None,
-    infos: list[MicrographInfo],
-    truth: pd.DataFrame,
-    picks: pd.DataFrame,
-) -> float:
-    """The match radius: --radius-px, else half of --diameter in pixels, else half the tables' diameter.
-
-    See :func:`cryopick.evaluation.job.match_radius_px`.
-    """
-    from cryopick.evaluation.job import match_radius_px as radius
-
-    return radius(radius_px, diameter_A, apix, infos, truth, picks)

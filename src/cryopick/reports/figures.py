@@ -32,8 +32,6 @@ MIN_SIDE_PX = 800
 TITLE_PX = 30
 DPI = 100
 
-diameter_of = typical_diameter_px
-"""The circles' default size; :func:`cryopick.io.picks.typical_diameter_px` is its home (reports.html calls it so)."""
 
 
 def display_bin(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, int]:

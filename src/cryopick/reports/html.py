@@ -33,8 +33,8 @@ from cryopick.evaluation.metrics import evaluate
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.micrographs import read_micrograph
 from cryopick.io.names import micrograph_name
-from cryopick.io.picks import picks_for, validate_picks
-from cryopick.reports.figures import (FALSE_COLOUR, MATCHED_COLOUR, PICK_COLOUR, TRUTH_COLOUR, diameter_of, plot_overlay,
+from cryopick.io.picks import picks_for, typical_diameter_px, validate_picks
+from cryopick.reports.figures import (FALSE_COLOUR, MATCHED_COLOUR, PICK_COLOUR, TRUTH_COLOUR, plot_overlay,
                              plot_pr_curve)
 from cryopick.pickers.training_record import training_record
 from cryopick.postprocess.score_summary import summarise_scores
@@ -151,7 +151,7 @@ def evenly(n: int, k: int) -> list[int]:
 
 
 def _diameter_px(config: ReportConfig, *tables: pd.DataFrame | None) -> float | None:
-    return float(config.diameter_px) if config.diameter_px is not None else diameter_of(*tables)
+    return float(config.diameter_px) if config.diameter_px is not None else typical_diameter_px(*tables)
 
 
 # ------------------------------------------------------------------------------ sections

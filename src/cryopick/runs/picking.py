@@ -163,7 +163,7 @@ def run_picking(job: PickJob, reporter: Reporter = Reporter()) -> PickOutcome:
                                 fix="fix or replace them; --skip-bad only leaves out some")
         summary = _summary(plan, gathered, truth, job.truth)
         picks = gathered.picks()
-        written = write_picks(picks, job, gathered, {n: str(p) for n, p in zip(names, paths)})
+        written = _write(picks, job, gathered, {n: str(p) for n, p in zip(names, paths)})
         if not gathered.skipped:  # with some skipped the run is not complete: a resumed run tries them again
             state.mark_complete(threshold=None if job.request.all_peaks else plan.threshold, output=str(job.output))
     if job.scores_json is not None:
@@ -215,22 +215,20 @@ def _summary(plan: RunPlan, gathered: Gathered, truth: pd.DataFrame | None, trut
                                      complete=plan.complete)
     if truth is None:
         return summary
+    from cryopick.evaluation.job import match_radius_px
+
     candidates = gathered.every_candidate()
     check_inside(truth, gathered.shapes, truth_path)
-    radius_px = plan.diameter_A / gathered.apix / 2.0  # half the particle diameter, as `cryopick evaluate`
+    radius_px = match_radius_px(None, plan.diameter_A, gathered.apix, [], truth, candidates)  # as `cryopick evaluate`
     return with_truth(summary, candidates, truth, radius_px)
 
 
-def write_picks(picks: pd.DataFrame, job: PickJob, gathered: Gathered, paths: dict[str, str]) -> list[Path]:
-    """Write picks as the job asks; ``star`` to a folder gives RELION's AutoPick layout."""
-    from cryopick.io.coords import CoordOptions, write_coords
+def _write(picks: pd.DataFrame, job: PickJob, gathered: Gathered, paths: dict[str, str]) -> list[Path]:
+    """Write picks as the job asks (:func:`cryopick.io.coords.write_picks`)."""
+    from cryopick.io.coords import CoordOptions, write_picks
 
     options = CoordOptions(flip_y=job.flip_y, shapes=gathered.shapes, apix=gathered.apix, micrograph_paths=paths)
-    if job.fmt == "star" and job.output.suffix.lower() != ".star":
-        from cryopick.io.formats.star import write_autopick_job
-
-        return write_autopick_job(picks, job.output, options)
-    return write_coords(picks, job.output, job.fmt, options)
+    return write_picks(picks, job.output, job.fmt, options)
 
 
 def _read_truth(truth: Path, names: list[str], say: Callable[[str], None]) -> pd.DataFrame:
