@@ -294,3 +294,19 @@ def test_write_image_refuses_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(CryopickError, match="out.bmp.*cannot write"):
         write_image(tmp_path / "out.bmp", np.zeros(SHAPE), apix=1.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mrc_files_carry_no_time_of_day(tmp_path: Path) -> None:
+    """mrcfile stamps the time into a new file's label; cryopick's label has none, so the bytes repeat."""
+    data = np.arange(12 * 20, dtype=np.float32).reshape(12, 20)
+    write_mrc(tmp_path / "a.mrc", data, 1.5)
+    with mrcfile.open(tmp_path / "a.mrc") as mrc:
+        from cryopick import __version__
+
+        assert mrc.header.nlabl == 1 and mrc.header.label[0].decode() == f"Created by cryopick {__version__}".ljust(80)
+    first = (tmp_path / "a.mrc").read_bytes()
+    import time
+
+    time.sleep(1.1)  # into the next second: mrcfile's own label would now differ
+    write_mrc(tmp_path / "b.mrc", data, 1.5)
+    assert (tmp_path / "b.mrc").read_bytes() == first

@@ -18,6 +18,7 @@ import numpy as np
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import atomic_path
+from cryopick.io.micrographs import label_without_time
 from cryopick.preprocess import fourier_crop
 
 EDGE_MODES: tuple[str, ...] = ("skip", "pad")
@@ -263,4 +264,5 @@ def write_stack(data: np.ndarray, centres: np.ndarray, config: ExtractConfig, ta
                 n_padded += int(crosses)
             stats.write(mrc.header)
             mrc.voxel_size = apix_out
+            label_without_time(mrc.header)
     return n_padded

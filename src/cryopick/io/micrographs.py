@@ -32,6 +32,7 @@ __all__ = [
     "Micrograph",
     "MicrographInfo",
     "diameter_A_to_px",
+    "label_without_time",
     "read_micrograph",
     "read_micrograph_info",
     "write_image",
@@ -202,6 +203,18 @@ def _pick_apix(path: Path, apix: float | None, header_apix: float | None, requir
     raise CryopickError("no pixel size in the header (0 or missing)", path=path, fix=FIX_APIX)
 
 
+def label_without_time(header: np.recarray) -> None:
+    """Set an MRC header's one label to the writer's name and version, without mrcfile's time stamp.
+
+    mrcfile labels a new file "Created by mrcfile.py" with the time of day, so the same
+    data written a second later gave other bytes; cryopick's outputs are the same every time.
+    """
+    from cryopick import __version__
+
+    header.label[0] = f"Created by cryopick {__version__}".ljust(80).encode("ascii")
+    header.nlabl = 1
+
+
 def write_mrc(path: str | Path, data: np.ndarray, apix: float) -> None:
     """Write a 2D float32 MRC that keeps the pixel size, atomically.
 
@@ -214,6 +227,7 @@ def write_mrc(path: str | Path, data: np.ndarray, apix: float) -> None:
         with mrcfile.new(tmp, overwrite=True) as mrc:
             mrc.set_data(array)
             mrc.voxel_size = float(apix)
+            label_without_time(mrc.header)
         with mrcfile.mmap(tmp, mode="r") as back:  # validates header and data size
             ok = back.data.shape == array.shape and math.isclose(float(back.voxel_size.x), apix, rel_tol=1e-5)
         if not ok:
