@@ -38,12 +38,12 @@ unwritable output folder                    ``test_output_under_a_file`` (parent
                                             not stop writes) and
                                             ``test_output_folder_that_refuses_writes``
                                             (the same error injected, also for root)
-a second run writing to the same folder     ``test_batch.py``: while the first runs
+a second run writing to the same folder     ``runs/test_state.py``: while the first runs
                                             (``..._refused_while_the_first_runs``: the
                                             lock), over an unfinished run with other
                                             settings (``test_unfinished_run_...``), after
                                             a finished one (starts afresh, with a note)
-a run killed with SIGKILL                   ``test_batch.py::test_killed_run_resumes_...``
+a run killed with SIGKILL                   ``runs/test_batch.py::test_killed_run_resumes...``
 ==========================================  =================================================
 """
 
