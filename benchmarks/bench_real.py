@@ -111,30 +111,36 @@ def _timed_picks(split: Split, pick_one) -> tuple[pd.DataFrame, float]:
     return picks, (time.perf_counter() - start) / len(split.test_paths)
 
 
+def _train(split: Split, work: Path, model: Path, options: list[str]) -> tuple[float, str]:
+    """`cryopick train` on the split's training labels, as a user runs it; returns (seconds, its log)."""
+    labels = work / "labels.csv"
+    split.train_labels.to_csv(labels, index=False)
+    command = [str(Path(sys.executable).parent / "cryopick"), "train", *map(str, split.train_paths),
+               "--coords", str(labels), "--diameter", f"{split.real.diameter_A:g}", "--apix", f"{split.real.apix:g}",
+               "-o", str(model), *options]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[1:3])} {' '.join(options)} failed:\n{done.stderr[-3000:]}")
+    (work / f"{model.stem}.log").write_text(done.stderr)
+    return seconds, done.stderr
+
+
 def run_cryopick(split: Split, work: Path, args: argparse.Namespace) -> dict:
     """`cryopick train` with its defaults (as a user runs it), then every candidate of the model."""
     from cryopick.models.checkpoint import load_model
     from cryopick.pickers.fcn.picker import FCNPickConfig, pick_fcn
 
-    labels = work / "labels.csv"
-    split.train_labels.to_csv(labels, index=False)
     model = work / "model.cryopick"
-    command = [str(Path(sys.executable).parent / "cryopick"), "train", *map(str, split.train_paths),
-               "--coords", str(labels), "--diameter", f"{split.real.diameter_A:g}", "--apix", f"{split.real.apix:g}",
-               "--seed", str(args.seed), "-o", str(model), *args.train_extra]
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    train_s = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"cryopick train failed:\n{done.stderr[-3000:]}")
-    (work / "train.log").write_text(done.stderr)
+    train_s, log = _train(split, work, model, ["--seed", str(args.seed), *args.train_extra])
     loaded = load_model(model)
     picks, pick_s = _timed_picks(split, lambda mic: pick_fcn(mic, loaded, None, FCNPickConfig(threshold=0.0)))
     estimate = loaded.training.get("n_particles_estimate")
     return {"picker": "cryopick (defaults)", **_scores(picks, split, loaded.threshold),
             "threshold": round(loaded.threshold, 3), "train_s": round(train_s, 1), "pick_s_per_micrograph":
             round(pick_s, 2), "particle_count_estimate": None if estimate is None else round(float(estimate)),
-            "train_particles_labelled": split.n_train_labels_all, "log_tail": done.stderr.strip().splitlines()[-1:],
+            "train_particles_labelled": split.n_train_labels_all, "log_tail": log.strip().splitlines()[-1:],
             "_picks": picks}
 
 
@@ -150,17 +156,8 @@ def run_report_cnn(split: Split, work: Path, args: argparse.Namespace) -> dict:
     from cryopick.models.checkpoint import load_model
     from cryopick.pickers.patch.sliding_window import SlidingWindowConfig, pick_sliding_window
 
-    labels = work / "labels.csv"
-    split.train_labels.to_csv(labels, index=False)
     model = work / "cnn.cryopick"
-    command = [str(Path(sys.executable).parent / "cryopick"), "train", *map(str, split.train_paths),
-               "--coords", str(labels), "--diameter", f"{split.real.diameter_A:g}", "--apix", f"{split.real.apix:g}",
-               "--model", "cnn", "--epochs", str(args.cnn_epochs), "--seed", str(args.seed), "-o", str(model)]
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    train_s = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"cryopick train --model cnn failed:\n{done.stderr[-3000:]}")
+    train_s, _ = _train(split, work, model, ["--model", "cnn", "--epochs", str(args.cnn_epochs), "--seed", str(args.seed)])
     loaded = load_model(model)
     picks, pick_s = _timed_picks(split, lambda mic: pick_sliding_window(mic, loaded, None,
                                                                          SlidingWindowConfig(threshold=0.0)))

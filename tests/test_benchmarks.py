@@ -201,3 +201,14 @@ def test_gpu_check_says_when_there_is_no_gpu(tmp_path: Path, capsys: pytest.Capt
     assert load("gpu_check").main(["--json", str(tmp_path / "gpu.json")]) is None
     assert "no CUDA device here" in capsys.readouterr().out
     assert not (tmp_path / "gpu.json").exists()
+
+
+def test_real_benchmark_quick(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench_real on the real labelled sets: every row has its scores and times (skips without ../shared)."""
+    report = load("bench_real").main(["--quick", "--sets", "ribosome", "--pickers", "cryopick", "log",
+                                      "--json", str(tmp_path / "real.json")])
+    assert json.loads((tmp_path / "real.json").read_text())["rows"] == report["rows"]
+    assert [row["picker"] for row in report["rows"]] == ["cryopick (defaults)", "LoG (no training)"]
+    for row in report["rows"]:
+        assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["average_precision"] <= 1.0 and row["n_truth"] > 0
+    assert "ribosome" in capsys.readouterr().out
