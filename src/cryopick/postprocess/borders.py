@@ -24,6 +24,9 @@ MIN_SPREAD = 0.05
 """Floor of the robust spread of row medians and log MADs (normalised units), so a very even image does
 not call ordinary rows artefacts."""
 
+SEGMENTS = 4
+"""Pieces each row (column) is judged in; an artefact row is odd in all of them but at most one."""
+
 MAX_BAND_FRACTION = 0.25
 """How far in from an edge a band is looked for, as a fraction of the image's side."""
 
@@ -47,21 +50,27 @@ class Bands:
 
 
 def _anomalous(image: np.ndarray, axis: int) -> np.ndarray:
-    """For each row (``axis=1``) or column (``axis=0``): whether its level or log spread is far from the middle's.
+    """For each row (``axis=1``) or column (``axis=0``): whether it is an artefact along most of its length.
 
-    Level and spread are the median and the median absolute deviation, so that one dark
-    blob of ice or a carbon corner across part of a row does not make it an artefact.
+    The row is cut into :data:`SEGMENTS` pieces; a piece is odd when its level or log
+    spread (median, median absolute deviation) is far from those of the same piece of the
+    middle half's rows. A processing band runs along the whole edge, so nearly every piece
+    of its rows is odd; a blob of ice or a carbon corner touching the edge makes only one
+    or two pieces odd, and the row is not called an artefact.
     """
-    mean = np.median(image, axis=axis)
-    spread = np.log(np.median(np.abs(image - np.expand_dims(mean, axis)), axis=axis) + 1e-6)
-    lo, hi = mean.size // 4, max(mean.size // 4 + 1, (3 * mean.size) // 4)
-    bad = np.zeros(mean.size, dtype=bool)
-    for values in (mean, spread):
+    rows = image if axis == 1 else image.T
+    pieces = np.array_split(rows, SEGMENTS, axis=1)
+    level = np.stack([np.median(piece, axis=1) for piece in pieces], axis=1)
+    spread = np.log(np.stack([np.median(np.abs(piece - level[:, [i]]), axis=1)
+                              for i, piece in enumerate(pieces)], axis=1) + 1e-6)
+    lo, hi = rows.shape[0] // 4, max(rows.shape[0] // 4 + 1, (3 * rows.shape[0]) // 4)
+    odd = np.zeros(level.shape, dtype=bool)
+    for values in (level, spread):
         middle = values[lo:hi]
-        centre = float(np.median(middle))
-        scale = max(1.4826 * float(np.median(np.abs(middle - centre))), MIN_SPREAD)
-        bad |= np.abs(values - centre) > BAND_SPREADS * scale
-    return bad
+        centre = np.median(middle, axis=0)
+        scale = np.maximum(1.4826 * np.median(np.abs(middle - centre), axis=0), MIN_SPREAD)
+        odd |= np.abs(values - centre) > BAND_SPREADS * scale
+    return odd.sum(axis=1) >= SEGMENTS - 1
 
 
 def _depth(bad: np.ndarray, gap: int, min_px: float) -> int:
