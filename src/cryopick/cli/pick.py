@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from cryopick.cli._common import check_format, check_output_target, check_positive, console, progress_bar
+from cryopick.cli._options import Apix
 
 
 class Method(str, Enum):
@@ -34,7 +35,6 @@ Threshold = Annotated[Optional[float], typer.Option(
     "default the model's: 0.5 for fcn, 0.8 for mlp/cnn).")]
 AllPeaks = Annotated[bool, typer.Option(
     "--all-peaks", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`.")]
-Apix = Annotated[Optional[float], typer.Option("--apix", help="Pixel size in Å/px; overrides the file headers.")]
 Format = Annotated[Optional[str], typer.Option(
     "--format", help="star, box, cbox, tsv, cs or csv; default from the suffix.")]
 FlipY = Annotated[bool, typer.Option("--flip-y", help="Write y counted from the bottom row (some tools need it).")]
