@@ -154,7 +154,7 @@ class Picker(ABC):
     def plan(cls, request: PickRequest, loaded: LoadedModel | None) -> PickPlan:
         """The picker's configuration, threshold and reading of scores for ``request``."""
 
-    def diameter_A(self, diameter_A: float | None) -> float:
+    def picking_diameter_A(self, diameter_A: float | None) -> float:
         """The diameter picked at: the one given, else the model's."""
         if diameter_A is not None:
             return float(diameter_A)

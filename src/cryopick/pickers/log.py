@@ -239,7 +239,7 @@ class LoGPicker(Picker):
                         "are scored")
 
     def prepare(self, mic: Micrograph, diameter_A: float | None = None) -> Prepared:
-        diameter_A = self.diameter_A(diameter_A)
+        diameter_A = self.picking_diameter_A(diameter_A)
         return Prepared(mic.name, float(mic.apix), diameter_A, preprocess(mic, diameter_A, self.options.preprocess))
 
     def score(self, prepared: Prepared) -> _LoGMaps:

@@ -155,7 +155,7 @@ class FCNPicker(Picker):
         if loaded.kind != "fcn":
             raise CryopickError(f"model is a {loaded.kind!r} patch classifier, not a fully convolutional picker",
                                 fix="pick with it by sliding window (cryopick pick --model uses the right one)")
-        diameter_A = self.diameter_A(diameter_A)
+        diameter_A = self.picking_diameter_A(diameter_A)
         work = preprocess(mic, diameter_A, PreprocessConfig(**loaded.settings.get("preprocess", {})))
         return Prepared(mic.name, float(mic.apix), diameter_A, work)
 

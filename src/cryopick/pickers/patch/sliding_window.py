@@ -120,7 +120,7 @@ class WindowPicker(Picker):
     def prepare(self, mic: Micrograph, diameter_A: float | None = None) -> Prepared:
         """The micrograph at the patch scale: the particle fills the box as in training."""
         self._stride_fraction()  # a bad stride is told before any work
-        diameter_A = self.diameter_A(diameter_A)
+        diameter_A = self.picking_diameter_A(diameter_A)
         patch_config = PatchConfig(**_known_fields(self.loaded.settings.get("patch_config", {})))
         return Prepared(mic.name, float(mic.apix), diameter_A, prepare_image(mic, diameter_A, patch_config))
 
