@@ -15,8 +15,9 @@ A model file is one :func:`torch.save` of a dictionary of plain values, read bac
                       min_distance_diameters (closest two picks may be); for "mlp"/"cnn":
                       patch_config (PatchConfig as a dict) and stride_fraction (window step
                       as a fraction of the box: 0.2, the report's 36 px on 180)
-    training          epochs, seconds, n_train, n_val, val_accuracy, the configuration
-                      and the per-epoch history as lists
+    training          the training record, one layout for every trainer
+                      (:mod:`cryopick.pickers.training_record`): kind, epochs, seconds,
+                      the configuration and the per-epoch history as lists
 
 So ``cryopick pick --model FILE`` needs no training options repeated. Files are written
 atomically.
@@ -111,7 +112,7 @@ def save_model(path: str | Path, model: nn.Module, *, kind: str, arch: Mapping[s
     threshold
         Default probability threshold for picking (0.8, the report's).
     training
-        Training record (e.g. :meth:`cryopick.pickers.patch.train.TrainResult.summary`).
+        Training record (:func:`cryopick.pickers.training_record.make_training_record`).
     stride_fraction
         Default window step as a fraction of the box (0.2 = box/5).
     preprocess
