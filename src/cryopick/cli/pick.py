@@ -32,7 +32,7 @@ MethodOption = Annotated[Optional[Method], typer.Option(
     "Laplacian-of-Gaussian picker.")]
 Threshold = Annotated[Optional[float], typer.Option(
     "--threshold", help="Keep picks scoring at least this (LoG: robust z, default 2.5; model: probability, "
-    "default the model's: 0.5 for fcn, 0.8 for mlp/cnn).")]
+    "default the model's own, stored in its file: at most 0.3 for fcn models trained now, 0.8 for mlp/cnn).")]
 AllPeaks = Annotated[bool, typer.Option(
     "--all-peaks", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`.")]
 Format = Annotated[Optional[str], typer.Option(

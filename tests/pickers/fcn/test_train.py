@@ -110,7 +110,7 @@ def _constant_network(probability: float) -> ParticleFCN:
     return model.eval()
 
 
-@pytest.mark.parametrize(("probability", "expected"), [(0.9, 0.5), (0.3, 0.3), (0.02, 0.1)])
+@pytest.mark.parametrize(("probability", "expected"), [(0.9, 0.3), (0.2, 0.2), (0.02, 0.1)])
 def test_threshold_is_lowered_only_when_labelled_particles_would_be_missed(probability, expected):
     from cryopick.pickers.fcn.train import _threshold
 
@@ -119,7 +119,7 @@ def test_threshold_is_lowered_only_when_labelled_particles_would_be_missed(proba
     assert got == pytest.approx(expected, abs=1e-4)
     # too few labels to tell: the default
     few = [_small_image(n_labels=5)]
-    assert _threshold(_constant_network(probability), few, FCNTrainConfig(), 16.0, torch.device("cpu")) == 0.5
+    assert _threshold(_constant_network(probability), few, FCNTrainConfig(), 16.0, torch.device("cpu")) == 0.3
 
 
 # ----------------------------------------------------------------------------- end to end on simulated data

@@ -21,7 +21,7 @@ def test_options_become_the_fcn_training_configuration() -> None:
     assert (fcn.max_epochs, fcn.validation_fraction, fcn.prior, fcn.rotate, fcn.seed, fcn.device) == (
         7, 0.2, 0.01, False, 3, "cpu")
     default = fcn_train_config(job())
-    assert (default.max_epochs, default.validation_fraction, default.default_threshold) == (40, 0.15, 0.5)
+    assert (default.max_epochs, default.validation_fraction, default.default_threshold) == (40, 0.15, 0.3)
 
 
 def test_init_general_starts_from_the_bundled_model_and_its_threshold() -> None:
