@@ -13,7 +13,8 @@ For each real labelled set in ``../shared/data/real-labelled/`` (see its README)
   true mean particle count per micrograph, ``--topaz-epochs`` x ``--topaz-epoch-size``
   iterations; its default schedule is 10 x 1000);
 * columns: precision, recall, F1 at the picker's own threshold (Topaz: score 0, even odds
-  of its log-likelihood ratio), AP, best F1 over
+  of its log-likelihood ratio), recall of each picker's strongest N candidates with N the
+  number cryopick kept (recall at equal pick counts), AP, best F1 over
   thresholds, training seconds, picking seconds per micrograph (reading included).
 
 The micrographs are PNG without a pixel size: the README's pixel sizes are passed as
@@ -220,15 +221,18 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             split = load_split(SETS[name], args.n_train, args.label_fraction, args.seed, n_test)
+            candidates = {}
             for picker in args.pickers:
                 work = Path(tmp) / name / picker
                 work.mkdir(parents=True)
                 row = {"set": name, **PICKERS[picker](split, work, args)}
                 picks = row.pop("_picks")
+                candidates[row["picker"]] = picks
                 if args.overlays is not None:
                     _overlay(split, picks, row, args.overlays / f"real_{name}_{picker}.png")
                 rows.append(row)
                 print(_line(row), flush=True)
+            _recall_at_equal_counts([r for r in rows if r["set"] == name], candidates, split)
     settings = {"n_train": args.n_train, "label_fraction": args.label_fraction, "seed": args.seed,
                 "cnn_epochs": args.cnn_epochs, "topaz_schedule": f"{args.topaz_epochs}x{args.topaz_epoch_size}",
                 "threads": args.threads, "train_extra": args.train_extra, "quick": args.quick,
@@ -237,6 +241,18 @@ def main(argv: list[str] | None = None) -> dict:
     return write_report(out, {"benchmark": "real", "command": "python benchmarks/bench_real.py "
                               + " ".join(argv if argv is not None else sys.argv[1:]), "settings": settings,
                               "rows": rows})
+
+
+def _recall_at_equal_counts(rows: list[dict], candidates: dict[str, pd.DataFrame], split: Split) -> None:
+    """Each row's recall from its top N candidates, N = the picks cryopick kept: recall at equal pick counts."""
+    mine = next((r for r in rows if r["picker"].startswith("cryopick")), None)
+    if mine is None:
+        return
+    n = mine["n_picked"]
+    for row in rows:
+        top = candidates[row["picker"]].sort_values("score", ascending=False, kind="stable").head(n)
+        e = evaluate(top, split.test_truth, split.real.diameter_px / 2.0)
+        row["recall_at_cryopick_count"] = round(e.recall, 3) if len(top) else 0.0
 
 
 def _line(row: dict) -> str:
