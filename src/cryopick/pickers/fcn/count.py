@@ -4,7 +4,7 @@ Positive-unlabeled training needs the fraction of pixels that are particle centr
 is, the number of particles. :mod:`cryopick.pickers.fcn.train` gets it from these pieces:
 
 * :func:`log_blob_count`: particle-sized blobs the LoG detector finds (the first guess);
-* :func:`estimate_particle_count`: where the labels rank among a network's candidates;
+* :func:`rank_count`: where the labels rank among a network's candidates, and how sure that is;
 * :func:`packing_limit`: the most particles that fit;
 * :func:`prior_from_count`: the count as a fraction of pixels.
 """
@@ -75,14 +75,34 @@ def candidate_scores(maps: list[np.ndarray], min_distance_px: float) -> np.ndarr
     return np.concatenate([find_peaks(p, min_distance_px)[2] for p in maps]) if maps else np.empty(0)
 
 
+def rank_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
+               reach_px: float) -> tuple[float, float]:
+    """How many particles the score maps hold, from where the labelled ones rank, and how sure that is.
+
+    Labels are a random sample of the particles, so the median label score splits the
+    particles in half: the candidates (peaks at least ``min_distance_px`` apart) scoring
+    at or above it, doubled, estimate the number of particles (never fewer than the labels
+    themselves). A label's score is the highest value within ``reach_px`` of it.
+
+    Returns
+    -------
+    count, share
+        The estimate (0 without labels) and the share of all candidates scoring at or
+        above the labelled median (1 without labels or candidates; see
+        :func:`count_is_trusted`).
+    """
+    scores = np.concatenate([label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
+    if scores.size == 0:
+        return 0.0, 1.0
+    candidates = candidate_scores(maps, min_distance_px)
+    above = int((candidates >= float(np.median(scores))).sum())
+    return max(float(scores.size), 2.0 * above), above / candidates.size if candidates.size else 1.0
+
+
 def share_at_median(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
                     reach_px: float) -> float:
     """The share of all candidates (peaks ``min_distance_px`` apart) scoring at or above the labelled median."""
-    scores = np.concatenate([label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
-    candidates = candidate_scores(maps, min_distance_px)
-    if scores.size == 0 or candidates.size == 0:
-        return 1.0
-    return float((candidates >= np.median(scores)).mean())
+    return rank_count(maps, labels_xy, min_distance_px, reach_px)[1]
 
 
 def count_is_trusted(label_median: float, share: float) -> bool:
@@ -92,19 +112,8 @@ def count_is_trusted(label_median: float, share: float) -> bool:
 
 def estimate_particle_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
                             reach_px: float) -> float:
-    """How many particles the score maps hold, from where the labelled ones rank.
-
-    Labels are a random sample of the particles, so the median label score splits the
-    particles in half: the candidates (peaks at least ``min_distance_px`` apart) scoring
-    at or above it, doubled, estimate the number of particles. A label's score is the
-    highest value within ``reach_px`` of it. Never fewer than the labels themselves.
-    """
-    scores = np.concatenate([label_scores(p, xy, reach_px) for p, xy in zip(maps, labels_xy)])
-    if scores.size == 0:
-        return 0.0
-    median = float(np.median(scores))
-    candidates = candidate_scores(maps, min_distance_px)
-    return max(float(scores.size), 2.0 * float((candidates >= median).sum()))
+    """How many particles the score maps hold, from where the labelled ones rank (:func:`rank_count`)."""
+    return rank_count(maps, labels_xy, min_distance_px, reach_px)[0]
 
 
 def nearest_within(xy: np.ndarray, others_xy: np.ndarray, radius: float) -> np.ndarray:

@@ -48,12 +48,11 @@ from cryopick.pickers.fcn.config import EpochRecord, FCNTrainConfig, FCNTrainRes
 from cryopick.pickers.fcn.count import (
     MIN_CONFIDENT_MEDIAN,
     count_is_trusted,
-    estimate_particle_count,
     label_scores,
     log_blob_count,
     packing_limit,
     prior_from_count,
-    share_at_median,
+    rank_count,
 )
 from cryopick.pickers.fcn.data import (
     FCN_PREPROCESS,
@@ -143,14 +142,14 @@ def train_fcn(images: list[DenseImage], config: FCNTrainConfig = FCNTrainConfig(
             say(f"label cleaning: {dropped} of {n_labels} labels score below {config.clean_fraction:g} x the "
                 f"labelled median ({scores_median:.3f}) and are dropped")
             labelled = [img.with_labels(k, radius_px) for img, k in zip(labelled, kept)]
-            share = _share_at_median(maps, labelled, config, diameter_px) if config.prior is None else 0.0
+            count, share = (0.0, 1.0) if config.prior is not None else rank_count(
+                maps, [img.labels_xy for img in labelled], config.min_distance_diameters * diameter_px, radius_px)
             if config.prior is None and not count_is_trusted(scores_median, share):
                 say(f"labelled median {scores_median:.3f} is below {MIN_CONFIDENT_MEDIAN} and {share:.0%} of the "
                     f"candidates score above it: the network does not yet tell particles apart, so the first guess "
                     f"({n_est:.0f} particles) is kept")
             elif config.prior is None:
-                n_est = min(_count_particles(maps, labelled, config, diameter_px),
-                            packing_limit(area_px, diameter_px))
+                n_est = min(count, packing_limit(area_px, diameter_px))
                 prior = prior_from_count(n_est, disc_px, area_px)
                 say(f"particle count from the labelled median: {n_est:.0f} (prior {prior:.4g})")
         reason = _run_round(model, labelled, config, prior, round_no, rng, device, history, start, say)
@@ -314,19 +313,6 @@ def _threshold(model: ParticleFCN, images: list[DenseImage], config: FCNTrainCon
     scores = np.concatenate(_label_scores(maps, labelled, config, diameter_px))
     reached = float(np.quantile(scores, 1.0 - config.label_recall))
     return float(np.clip(reached, min(MIN_FCN_THRESHOLD, config.default_threshold), config.default_threshold))
-
-
-def _share_at_median(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
-                     diameter_px: float) -> float:
-    return share_at_median(maps, [img.labels_xy for img in images], config.min_distance_diameters * diameter_px,
-                           config.positive_radius_diameters * diameter_px)
-
-
-def _count_particles(maps: list[np.ndarray], images: list[DenseImage], config: FCNTrainConfig,
-                     diameter_px: float) -> float:
-    return estimate_particle_count(maps, [img.labels_xy for img in images],
-                                   config.min_distance_diameters * diameter_px,
-                                   config.positive_radius_diameters * diameter_px)
 
 
 def save_fcn_model(path: str | Path, result: FCNTrainResult, diameter_A: float) -> None:
