@@ -159,7 +159,7 @@ def test_nearest_within_says_which_points_have_a_neighbour():
 
 def test_the_count_from_the_labels_is_trusted_when_few_candidates_reach_their_median() -> None:
     """A high labelled median, or a low one that few candidates reach (real apoferritin), is trusted."""
-    from cryopick.pickers.fcn.count import candidate_scores, count_is_trusted, share_at_median
+    from cryopick.pickers.fcn.count import candidate_scores, count_is_trusted, rank_count
 
     assert count_is_trusted(0.9, 0.5) and count_is_trusted(0.17, 0.13) and not count_is_trusted(0.18, 0.20)
     prob = np.zeros((60, 60), np.float32)
@@ -167,4 +167,4 @@ def test_the_count_from_the_labels_is_trusted_when_few_candidates_reach_their_me
         prob[y, x] = 0.2 + 0.1 * i  # six candidates scoring 0.2 .. 0.7
     labels = np.array([[30.0, 40.0], [50.0, 40.0]])  # score 0.6 and 0.7: median 0.65
     n_candidates = candidate_scores([prob], 5.0).size  # the six, and the flat background's own peak
-    assert n_candidates >= 6 and share_at_median([prob], [labels], 5.0, 1.0) == pytest.approx(1 / n_candidates)
+    assert n_candidates >= 6 and rank_count([prob], [labels], 5.0, 1.0)[1] == pytest.approx(1 / n_candidates)

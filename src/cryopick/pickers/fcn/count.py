@@ -99,12 +99,6 @@ def rank_count(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance
     return max(float(scores.size), 2.0 * above), above / candidates.size if candidates.size else 1.0
 
 
-def share_at_median(maps: list[np.ndarray], labels_xy: list[np.ndarray], min_distance_px: float,
-                    reach_px: float) -> float:
-    """The share of all candidates (peaks ``min_distance_px`` apart) scoring at or above the labelled median."""
-    return rank_count(maps, labels_xy, min_distance_px, reach_px)[1]
-
-
 def count_is_trusted(label_median: float, share: float) -> bool:
     """Whether the count from where the labels rank is believed (see :data:`MAX_SHARE_AT_MEDIAN`)."""
     return label_median >= MIN_CONFIDENT_MEDIAN or share <= MAX_SHARE_AT_MEDIAN

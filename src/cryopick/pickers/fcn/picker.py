@@ -44,7 +44,7 @@ from cryopick.models.checkpoint import LoadedModel
 from cryopick.pickers.base import Candidates, Picker, PickPlan, PickRequest, Prepared
 from cryopick.postprocess.borders import border_bands, outside_bands
 from cryopick.postprocess.contrast_guard import contrast_guard
-from cryopick.preprocess import Preprocessed, PreprocessConfig, preprocess
+from cryopick.preprocess import PreprocessConfig, preprocess
 from cryopick.pickers.fcn.tiling import predict_tiled
 
 
@@ -219,8 +219,3 @@ def pick_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = No
         probability at the candidate.
     """
     return FCNPicker(config, loaded, device).pick(mic, diameter_A)
-
-
-def prepare_fcn(mic: Micrograph, loaded: LoadedModel, diameter_A: float | None = None) -> Preprocessed:
-    """The micrograph at the model's working scale (:meth:`FCNPicker.prepare`'s image)."""
-    return FCNPicker(None, loaded).prepare(mic, diameter_A).work
