@@ -58,7 +58,7 @@ Workers = Annotated[Optional[int], typer.Option(
     f"per core from {AUTO_WORKERS_FROM} micrographs on (CPU), else 1.")]
 Threads = Annotated[Optional[int], typer.Option(
     "--threads", help="PyTorch threads per picker; default: the cores left by the reading thread, "
-    "shared by --workers (1 on Dask). Results are identical for the same --threads.")]
+    "shared by --workers (1 on Dask). Results are the same bytes for any --threads.")]
 Dask = Annotated[Optional[str], typer.Option(
     "--dask", help="Spread the micrographs over a Dask cluster: 'local' (a LocalCluster of --workers "
     "processes) or a scheduler address, e.g. tcp://scheduler:8786 (docs/scale.md).")]

@@ -54,8 +54,8 @@ class PickSpec:
         it has one.
     threads
         PyTorch CPU threads per picker; None: PyTorch's default. Results are identical
-        for the same number of threads; another number changes coordinates and scores
-        in about the 6th significant digit (the order of floating-point sums).
+        for any number: the network runs each tile on one intra-op thread
+        (:func:`cryopick.device.thread_invariant_map`).
     """
 
     kind: str

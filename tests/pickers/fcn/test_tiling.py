@@ -136,16 +136,30 @@ def test_deterministic_and_bad_arguments(model):
         predict_tiled(model, image[None])
 
 
-def test_gpu_tiles_fill_the_memory_cap(monkeypatch) -> None:
-    """On CUDA the default cap is half the free memory (at most 8 GiB) and no 256 px cut applies."""
+def test_gpu_tiles_fill_a_fixed_memory_cap(monkeypatch) -> None:
+    """On CUDA the default cap is a fixed 4 GiB whatever the GPU holds (the tiling must not read machine state)."""
     import torch
 
     from cryopick.pickers.fcn import tiling
 
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (6 * 2**30, 8 * 2**30))
-    assert tiling.default_memory_cap("cuda") == 3 * 2**30
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (100 * 2**30, 140 * 2**30))
-    assert tiling.default_memory_cap("cuda:0") == 8 * 2**30
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**20, 8 * 2**30))
-    assert tiling.default_memory_cap("cuda") == tiling.DEFAULT_MEMORY_CAP_BYTES
+    for free in (6 * 2**30, 100 * 2**30, 2**20):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None, free=free: (free, 140 * 2**30))
+        assert tiling.default_memory_cap("cuda") == tiling.GPU_MEMORY_CAP_BYTES == 4 * 2**30
+        assert tiling.default_memory_cap("cuda:0") == tiling.GPU_MEMORY_CAP_BYTES
     assert tiling.default_memory_cap("cpu") == tiling.DEFAULT_MEMORY_CAP_BYTES
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_same_bits_on_any_number_of_threads(model, threads):
+    """oneDNN sums differently on one thread than on several; tiles run on one intra-op thread each."""
+    image = _image((300, 517), seed=7)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = predict_tiled(model, image)
+        torch.set_num_threads(threads)
+        many = predict_tiled(model, image)
+        assert torch.get_num_threads() == threads  # restored after the call
+    finally:
+        torch.set_num_threads(before)
+    assert one.tobytes() == many.tobytes()

@@ -221,3 +221,19 @@ def test_predict_proba_is_the_sigmoid_of_the_logits(kind):
     assert predict_proba(model, patches[:0]).shape == (0,)
     with pytest.raises(ValueError):
         predict_proba(model, patches[0])
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_predict_proba_gives_the_same_bits_on_any_number_of_threads(kind):
+    torch.manual_seed(1)
+    model = build_model(kind)
+    patches = np.random.default_rng(1).random((96, 64, 64)).astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            runs.append(predict_proba(model, patches, batch_size=32).tobytes())
+    finally:
+        torch.set_num_threads(before)
+    assert runs[0] == runs[1] == runs[2]

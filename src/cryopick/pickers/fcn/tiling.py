@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cryopick.device import thread_invariant_map
 from cryopick.errors import CryopickError
 
 DEFAULT_MEMORY_CAP_BYTES = 512 * 2**20
@@ -31,22 +32,22 @@ tile's activations stay in cache: a 1024x1024 image with :class:`ParticleFCN` on
 takes ~0.25 s in 256 px tiles against ~0.85 s in one pass (192 px: 0.29 s, 512 px: 1.4 s)."""
 
 
-GPU_MEMORY_FRACTION = 0.5
-"""Share of the GPU's free memory one tile may use when no cap is given (at most 8 GiB)."""
+GPU_MEMORY_CAP_BYTES = 4 * 2**30
+"""Activation memory one tile may use on a GPU when no cap is given. A fixed figure, not a
+share of the free memory, so that the tiling (and so the last bits of every score) is the
+same on every run whatever else the GPU holds; a working-scale micrograph usually fits in
+one pass under it."""
 
 
 def default_memory_cap(device: str | torch.device = "cpu") -> int:
-    """Memory one tile may use: :data:`DEFAULT_MEMORY_CAP_BYTES` on the CPU; on a GPU half its free memory.
+    """Memory one tile may use: :data:`DEFAULT_MEMORY_CAP_BYTES` on the CPU, :data:`GPU_MEMORY_CAP_BYTES` on a GPU.
 
     On a GPU the tiles are as large as that allows (no :data:`DEFAULT_TILE_PX` cut), so a
     working-scale micrograph usually runs in one pass that fills the device, instead of
-    many small tiles that leave it idle between kernel launches.
+    many small tiles that leave it idle between kernel launches. Neither figure reads the
+    machine's state: the same settings cut the same tiles everywhere.
     """
-    device = torch.device(device)
-    if device.type != "cuda":
-        return DEFAULT_MEMORY_CAP_BYTES
-    free, _ = torch.cuda.mem_get_info(device)
-    return int(min(8 * 2**30, max(DEFAULT_MEMORY_CAP_BYTES, GPU_MEMORY_FRACTION * free)))
+    return GPU_MEMORY_CAP_BYTES if torch.device(device).type == "cuda" else DEFAULT_MEMORY_CAP_BYTES
 
 
 def bytes_per_px(model: nn.Module) -> int:
@@ -109,7 +110,7 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     memory_cap_bytes
         Memory allowed for one tile: (core + 2 * margin)^2 times :func:`bytes_per_px`; the
         core is cut to the largest side that fits (default :func:`default_memory_cap`:
-        512 MiB on the CPU, half the free memory on a GPU). The smaller of this and
+        512 MiB on the CPU, 4 GiB on a GPU). The smaller of this and
         ``tile_px`` wins.
     device
         Where the tiles are computed.
@@ -141,20 +142,22 @@ def predict_tiled(model: nn.Module, image: np.ndarray, *, margin_px: int | None 
     core = tile_size(model, margin_px, cap) if tile_px is None else min(tile_size(model, margin_px, cap), int(tile_px))
     source = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
     out = np.empty((height, width), dtype=np.float32)
+    core_y, core_x = (max(stride, _balanced(n, core) // stride * stride) for n in (height, width))
+    tiles = [(y0, min(y0 + core_y, height), x0, min(x0 + core_x, width))
+             for y0 in range(0, height, core_y) for x0 in range(0, width, core_x)]
+
+    def run(bounds: tuple[int, int, int, int]) -> np.ndarray:
+        y0, y1, x0, x1 = bounds
+        ya, yb = max(0, y0 - margin_px), min(height, y1 + margin_px)
+        xa, xb = max(0, x0 - margin_px), min(width, x1 + margin_px)
+        tile = source[ya:yb, xa:xb].to(device)[None, None]
+        return model(tile)[0, 0, y0 - ya:y1 - ya, x0 - xa:x1 - xa].float().cpu().numpy()
+
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            core_y, core_x = (max(stride, _balanced(n, core) // stride * stride) for n in (height, width))
-            for y0 in range(0, height, core_y):
-                y1 = min(y0 + core_y, height)
-                ya, yb = max(0, y0 - margin_px), min(height, y1 + margin_px)
-                for x0 in range(0, width, core_x):
-                    x1 = min(x0 + core_x, width)
-                    xa, xb = max(0, x0 - margin_px), min(width, x1 + margin_px)
-                    tile = source[ya:yb, xa:xb].to(device)[None, None]
-                    scores = model(tile)[0, 0, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
-                    out[y0:y1, x0:x1] = scores.float().cpu().numpy()
+        for (y0, y1, x0, x1), scores in zip(tiles, thread_invariant_map(run, tiles, device)):
+            out[y0:y1, x0:x1] = scores
     finally:
         model.train(was_training)
     return out

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cryopick.device import resolve_device
+from cryopick.device import resolve_device, thread_invariant_map
 from cryopick.errors import CryopickError
 from cryopick.models import PATCH_MODEL_KINDS, build_model
 from cryopick.pickers.training_record import make_training_record
@@ -363,12 +363,15 @@ def predict_proba(model: nn.Module, patches: np.ndarray, batch_size: int = 1024,
     batch_size = _forward_batch(model, device, batch_size)
     was_training = model.training
     model.to(device).eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, patches.shape[0], batch_size):
-                chunk = np.ascontiguousarray(patches[start : start + batch_size], dtype=np.float32)
-                logits = model(_as_tensor(chunk).to(device))
-                out[start : start + chunk.shape[0]] = torch.sigmoid(logits).reshape(-1).cpu().numpy()
+    starts = list(range(0, patches.shape[0], batch_size))
+
+    def run(start: int) -> np.ndarray:
+        chunk = np.ascontiguousarray(patches[start : start + batch_size], dtype=np.float32)
+        return torch.sigmoid(model(_as_tensor(chunk).to(device))).reshape(-1).cpu().numpy()
+
+    try:  # one intra-op thread per batch: the same bits whatever the thread count
+        for start, probs in zip(starts, thread_invariant_map(run, starts, device)):
+            out[start : start + probs.shape[0]] = probs
     finally:
         model.train(was_training)
     return out
