@@ -68,17 +68,28 @@ def test_default_threads() -> None:
 
 
 @pytest.mark.slow
-def test_processes_and_dask_give_the_single_process_file(mics: Path, tmp_path: Path, capsys) -> None:
-    """The bundled general model, one thread per picker: the same bytes however it is spread."""
-    common = [mics, "--diameter", DIAMETER_A, "--threads", 1]
+def test_processes_dask_threads_and_load_give_the_single_process_file(mics: Path, tmp_path: Path, capsys) -> None:
+    """The bundled general model: the same bytes however it is spread, on any --threads, beside a CPU hog."""
+    common = [mics, "--diameter", DIAMETER_A]
+    runs = {"single": [], "threads 1": ["--threads", 1], "threads 3": ["--threads", 3],
+            "workers": ["--workers", 2], "dask": ["--dask", "local", "--workers", 2]}
     outputs = {}
-    for label, extra in (("single", []), ("workers", ["--workers", 2]), ("dask", ["--dask", "local", "--workers", 2])):
-        outputs[label] = tmp_path / f"{label}.star"
+    for label, extra in runs.items():
+        outputs[label] = tmp_path / f"{label.replace(' ', '_')}.star"
         code, err = _pick([*common, *extra, "-o", outputs[label]], capsys)
         assert code == 0, err
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        outputs["loaded"] = tmp_path / "loaded.star"
+        code, err = _pick([*common, "--threads", 2, "-o", outputs["loaded"]], capsys)
+        assert code == 0, err
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     assert len(read_coords(outputs["single"])) > 20
-    assert outputs["workers"].read_bytes() == outputs["single"].read_bytes()
-    assert outputs["dask"].read_bytes() == outputs["single"].read_bytes()
+    for label, path in outputs.items():
+        assert path.read_bytes() == outputs["single"].read_bytes(), label
 
 
 @pytest.mark.slow
@@ -86,7 +97,7 @@ def test_a_running_dask_scheduler_by_address(mics: Path, tmp_path: Path, capsys)
     """--dask tcp://host:port: a cluster started apart (as on SLURM), each worker resolving --device auto."""
     from distributed import LocalCluster
 
-    common = [mics, "--diameter", DIAMETER_A, "--threads", 1]
+    common = [mics, "--diameter", DIAMETER_A]
     single, remote = tmp_path / "single.star", tmp_path / "remote.star"
     assert _pick([*common, "-o", single], capsys)[0] == 0
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -118,7 +129,7 @@ def _signal_mid_run(args: list[str], out: Path, sig: signal.Signals, after_parts
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_file(mics: Path, tmp_path: Path, capsys) -> None:
     """SIGKILL in the middle of a run (a subprocess), then the same command again."""
-    args = [str(mics), "--diameter", str(DIAMETER_A), "--threads", "1"]
+    args = [str(mics), "--diameter", str(DIAMETER_A)]
     clean, killed = tmp_path / "clean.star", tmp_path / "killed.star"
     assert _pick([*args, "-o", clean], capsys)[0] == 0
     _signal_mid_run(args, killed, signal.SIGKILL, after_parts=3)
@@ -213,7 +224,8 @@ def test_skip_bad_leaves_out_bad_micrographs_and_resumes_them(mics: Path, tmp_pa
     out = tmp_path / "picks.star"
     log = [folder, "--method", "log", "--diameter", DIAMETER_A, "--workers", workers]
     code, err = _pick([*log, "-o", out], capsys)
-    assert code == 2 and "flat.mrc" in err  # without --skip-bad the first bad one stops the run
+    # without --skip-bad the first bad one in input order stops the run, whichever worker fails first
+    assert code == 2 and "flat.mrc" in err and "nan.mrc" not in err
     code, err = _pick([*log, "--skip-bad", "-o", out], capsys)
     assert code == 0, err
     text = " ".join(err.split())
@@ -280,3 +292,23 @@ def test_autopick_layout_from_convert_feeds_extract(mics: Path, tmp_path: Path, 
     particles = starfile.read("Extract/job003/particles.star")["particles"]
     inside = read_coords(flat)
     assert 0 < len(particles) <= len(inside)
+
+
+def test_a_failed_task_is_yielded_in_its_place_not_raised_as_it_finishes() -> None:
+    """_bounded hands a worker's error back as a value, so pick_many raises the first bad micrograph in input order."""
+    from concurrent.futures import Future
+
+    from cryopick.runs.batch import _bounded, _Failed
+
+    def submit(path: str) -> Future:
+        future: Future = Future()
+        if path.startswith("bad"):
+            future.set_exception(CryopickError("unreadable", path=path, fix="replace it"))
+        else:
+            future.set_result(path)
+        return future
+
+    todo = ["good1.mrc", "bad2.mrc", "bad3.mrc", "good4.mrc"]
+    outcomes = list(_bounded(submit, todo, 3, lambda futures: (set(futures), set())))
+    assert [o.name if isinstance(o, _Failed) else o for o in outcomes] == ["good1.mrc", "bad2", "bad3", "good4.mrc"]
+    assert "bad2.mrc" in str(outcomes[1].error)

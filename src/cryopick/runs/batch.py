@@ -161,7 +161,18 @@ def pick_many(spec: PickSpec, paths: Sequence[str | Path], state: RunFolder, con
             if on_done is not None:
                 on_done(n_done, total)
             early[result.name] = result
-        yield early.pop(name)
+        outcome = early.pop(name)
+        if isinstance(outcome, _Failed):
+            raise outcome.error
+        yield outcome
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A micrograph whose task raised in another process: raised again when its turn comes."""
+
+    name: str
+    error: Exception
 
 
 def _check_unique(names: list[str], paths: Sequence[str | Path]) -> None:
@@ -281,15 +292,21 @@ def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,
     """Keep at most ``in_flight`` tasks submitted; yield each result as its task finishes.
 
     ``wait_first(futures)`` returns (done, not done) once any is done: concurrent.futures'
-    or Dask's ``wait`` with ``FIRST_COMPLETED``.
+    or Dask's ``wait`` with ``FIRST_COMPLETED``. A task that raised is yielded as a
+    :class:`_Failed`, so that the error reported is the first bad micrograph in input
+    order, not whichever worker failed first.
     """
+    todo_index = {path: i for i, path in enumerate(todo)}
     pending = iter(todo)
-    running = {submit(path) for path in itertools.islice(pending, in_flight)}
+    running = {submit(path): path for path in itertools.islice(pending, in_flight)}
     while running:
-        done, not_done = wait_first(list(running))
-        running = set(not_done)
-        for future in done:
-            yield future.result()
+        done, _ = wait_first(list(running))
+        for future in sorted(done, key=lambda f: todo_index[running[f]]):
+            path = running.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # raised in its turn by pick_many, not as it happens to finish
+                yield _Failed(micrograph_name(path), exc)
             next_path = next(pending, None)
             if next_path is not None:
-                running.add(submit(next_path))
+                running[submit(next_path)] = next_path
