@@ -2,7 +2,9 @@
 
 Times reading the real micrographs in ../shared/data (or simulated ones of the same
 size when that folder is absent), preprocessing + LoG picking them, simulating
-micrographs, evaluating a large dataset, and writing/reading coordinates. Each figure is
+micrographs, evaluating a large dataset, and writing/reading coordinates; then the
+kernels whose speed the test suite used to assert (Fourier cropping, peak finding,
+matching, projecting, cutting patches, the FCN's forward pass, an overlay). Each figure is
 the best of ``--repeats`` runs; the last column gives it as a ratio to reading the same
 micrograph in the same run, which is steadier than seconds on a shared machine.
 
@@ -55,6 +57,48 @@ def micrographs(workdir: Path, quick: bool) -> list[tuple[Path, float]]:
     return [(path, 150.0)]
 
 
+def kernels(add: Callable[[str, str, float, float | None], None], repeats: int, read_s: float,
+            workdir: Path) -> None:
+    """The inner kernels, each on the input its test module uses (timing left out of the tests)."""
+    import torch
+    from cryopick.detect import find_peaks
+    from cryopick.evaluation.matching import match
+    from cryopick.models.fcn import ParticleFCN
+    from cryopick.pickers.patch.patches import PATCH_PX, extract_patches
+    from cryopick.preprocess import fourier_crop
+    from cryopick.reports.figures import plot_overlay
+    from cryopick.simulate.projection import project, random_rotations
+    from cryopick.simulate.structures import Structure
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 60000, (4096, 4096)).astype(np.float32)
+    add("fourier crop", "4096x4096 to 437x437", best_of(repeats, lambda: fourier_crop(image, 150 / 0.6666 / 24))[0],
+        read_s)
+    score = rng.standard_normal((1000, 1000)).astype(np.float32)
+    add("find peaks", "1000x1000 map, 5 px apart", best_of(repeats, lambda: find_peaks(score, 5))[0], read_s)
+    p, t = rng.uniform(0, 400, (1000, 2)), rng.uniform(0, 400, (1000, 2))
+    add("match", "1000 picks x 1000 truths, dense", best_of(repeats, lambda: match(p, t, 20.0, rng.random(1000)))[0],
+        read_s)
+    points = rng.normal(size=(20_000, 3))
+    points *= 70.0 * rng.random(20_000)[:, None] ** (1 / 3) / np.linalg.norm(points, axis=1, keepdims=True)
+    ball = Structure("ball", points, np.ones(20_000))
+    rotations = random_rotations(300, np.random.default_rng(0))
+    add("project", "300 projections of 20,000 points, 96 px",
+        best_of(repeats, lambda: project(ball, rotations, 2.0, 96, 8.0))[0], read_s)
+    crops = np.random.default_rng(0).random((1300, 1300), dtype=np.float32)
+    centres = np.random.default_rng(1).uniform(0, 1299, (5000, 2))
+    add("extract patches", f"5000 of {PATCH_PX} px from 1300x1300",
+        best_of(repeats, lambda: extract_patches(crops, centres, PATCH_PX))[0], read_s)
+    torch.manual_seed(0)
+    model, x = ParticleFCN().eval(), torch.randn(1, 1, 512, 512)
+    with torch.inference_mode():
+        add("FCN forward", "512x512 working image, one pass", best_of(repeats, lambda: model(x))[0], read_s)
+    big = rng.normal(size=(3000, 2000)).astype(np.float32)
+    spots = make_picks("m", rng.uniform(0, 2000, 300), rng.uniform(0, 3000, 300), diameter_px=80.0)
+    add("overlay", "3000x2000 binned to 1000 px, 300 picks",
+        best_of(repeats, lambda: plot_overlay(big, workdir / "big.png", picks=spots, max_side_px=1000))[0], read_s)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -104,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         add("write STAR", f"{len(picks)} picks", write_s, read_s)
         read_star_s, _ = best_of(repeats, lambda: read_coords(star))
         add("read STAR", f"{len(picks)} picks", read_star_s, read_s)
+        kernels(add, repeats, read_s, workdir)
 
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -139,11 +138,11 @@ def test_bad_arguments_raise(kwargs):
         find_peaks(np.zeros(10), 3)
 
 
-def test_fast_on_a_1000_squared_map_with_thousands_of_candidates():
+def test_a_1000_squared_map_with_thousands_of_candidates():
     score = np.random.default_rng(1).standard_normal((1000, 1000)).astype(np.float32)
-    find_peaks(score[:100, :100], 5)
-    start = time.perf_counter()
-    x, _y, _s = find_peaks(score, min_distance_px=5)
-    elapsed = time.perf_counter() - start
-    assert len(x) > 5000
-    assert elapsed < 1.0, f"find_peaks took {elapsed:.2f} s (measured ~0.04 s)"
+    x, y, s = find_peaks(score, min_distance_px=5)  # its speed: benchmarks/bench_speed.py
+    assert len(x) > 5000 and np.all(np.diff(s) <= 0)
+    xy = np.c_[x, y]
+    from scipy.spatial import cKDTree
+
+    assert np.min(cKDTree(xy).query(xy, k=2)[0][:, 1]) >= 5 - np.sqrt(2)  # integer peaks >= 5 apart, each moved <= 0.5 px per axis

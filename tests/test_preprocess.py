@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +121,11 @@ def test_fourier_crop_rejects_upsampling_and_3d():
         fourier_crop(np.zeros((2, 8, 8)), 2.0)
 
 
-def test_fourier_crop_is_fast_on_4096_squared():
+def test_fourier_crop_of_4096_squared():
     image = np.random.default_rng(1).integers(0, 60000, (4096, 4096)).astype(np.float32)
-    fourier_crop(image, 9.4)  # warm up the FFT plans
-    start = time.perf_counter()
-    out = fourier_crop(image, 150 / 0.6666 / 24)
-    elapsed = time.perf_counter() - start
-    assert out.shape == (437, 437)
-    assert elapsed < 2.0, f"fourier_crop took {elapsed:.2f} s on 4096^2 (measured ~0.04 s on 2 cores)"
+    out = fourier_crop(image, 150 / 0.6666 / 24)  # its speed: benchmarks/bench_speed.py
+    assert out.shape == (437, 437) and out.dtype == np.float32
+    assert abs(float(out.mean()) - float(image.mean())) < 1e-3 * float(image.mean())  # the DC term is kept
 
 
 # --- normalisation and high-pass -------------------------------------------------------

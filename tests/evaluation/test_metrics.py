@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -174,7 +173,7 @@ def test_mixed_nan_scores_rank_last():
     assert curve["n_matched"].tolist() == [0, 1, 2]
 
 
-def test_whole_dataset_is_fast():
+def test_a_whole_dataset_of_60000_picks():
     n_mics, n = 200, 300
     truth = _truth(n_mics=n_mics, n=n, seed=11, size=4000.0)
     rng = np.random.default_rng(12)
@@ -182,7 +181,5 @@ def test_whole_dataset_is_fast():
     picks["x"] += rng.normal(0, 4, len(picks))
     picks["y"] += rng.normal(0, 4, len(picks))
     picks["score"] = rng.random(len(picks))
-    start = time.perf_counter()
-    result = evaluate(picks, truth, 20.0)
-    assert time.perf_counter() - start < 10.0
+    result = evaluate(picks, truth, 20.0)  # its speed: benchmarks/bench_speed.py
     assert result.recall > 0.99 and len(result.per_micrograph) == n_mics

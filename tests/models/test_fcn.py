@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -142,14 +141,9 @@ def test_deterministic():
         assert torch.equal(a(x), a(x))
 
 
-def test_speed_on_a_512_working_image():
+def test_a_512_working_image_in_one_pass():
     model = _model()
     x = torch.randn(1, 1, 512, 512)
-    with torch.inference_mode():
-        model(x)
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    assert min(times) < 2.0, times  # 0.07-0.17 s measured on 2 idle cores; generous for shared CI runners
+    with torch.inference_mode():  # its speed: benchmarks/bench_speed.py
+        out = model(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()

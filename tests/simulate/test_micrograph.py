@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -111,10 +110,8 @@ def test_junk_mask_covers_every_junk_object_and_no_good_particle() -> None:
 
 
 @pytest.mark.slow
-def test_a_4096_micrograph_takes_well_under_30_seconds() -> None:
+def test_a_4096_micrograph() -> None:
     config = SimulationConfig(n_micrographs=1, shape=(4096, 4096), apix=1.0, structures=("globular",))
     structures = load_structures(config)
-    start = time.perf_counter()
-    result = simulate_micrograph(config, 0, structures)
-    assert time.perf_counter() - start < 30.0
+    result = simulate_micrograph(config, 0, structures)  # its time: benchmarks/bench_speed.py
     assert result.image.shape == (4096, 4096)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -185,13 +184,11 @@ def test_bad_arguments(kwargs):
 # ----------------------------------------------------------------------------- speed
 
 
-def test_300_projections_of_20k_points_are_fast():
-    """The simulator projects ~300 particles per micrograph; aim < 2 s on 2 CPU cores."""
+def test_300_projections_of_20k_points_in_one_call():
+    """The simulator projects ~300 particles per micrograph in one call (its speed: benchmarks/bench_speed.py)."""
     s = _ball(20_000, 70.0)
     rot = random_rotations(300, np.random.default_rng(0))
     project(s, rot[:2], 2.0, 96)  # warm up (FFT plans)
-    t0 = time.perf_counter()
     imgs = project(s, rot, 2.0, 96, 8.0)
-    elapsed = time.perf_counter() - t0
-    assert imgs.shape == (300, 96, 96)
-    assert elapsed < 4.0, f"{elapsed:.2f} s"  # measured ~0.4-0.5 s; slack for loaded CI machines
+    assert imgs.shape == (300, 96, 96) and np.isfinite(imgs).all()
+    np.testing.assert_allclose(imgs[:2], project(s, rot[:2], 2.0, 96, 8.0), rtol=1e-5, atol=1e-6)

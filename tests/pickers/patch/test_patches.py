@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -128,16 +127,11 @@ def test_extract_patches_rejects_outside_centres_and_handles_none():
         extract_patches(img, np.array([[3.0, -0.6]]), 4)
 
 
-def test_extract_patches_is_fast():
+def test_extract_patches_many_with_mirrored_borders():
     img = np.random.default_rng(0).random((1300, 1300), dtype=np.float32)
     centres = np.random.default_rng(1).uniform(0, 1299, (5000, 2))  # some crops need the mirrored border
-    rates = []
-    for _ in range(3):  # best of three: the first call also pays for fresh output memory
-        start = time.perf_counter()
-        crops = extract_patches(img, centres, PATCH_PX)
-        rates.append(len(centres) / (time.perf_counter() - start))
-    assert crops.shape == (5000, 64, 64)
-    assert max(rates) > 50_000  # about 300 000 crops/s measured on a 2-core machine
+    crops = extract_patches(img, centres, PATCH_PX)  # its speed: benchmarks/bench_speed.py
+    assert crops.shape == (5000, 64, 64) and crops.dtype == np.float32
 
 
 # ----------------------------------------------------------------------------- PatchConfig
