@@ -37,3 +37,17 @@ def test_the_metrics_are_shown_before_the_report_is_written(tmp_path: Path) -> N
         evaluate_files(EvaluateJob(tmp_path / "truth.star", tmp_path / "truth.star", out=blocker / "report"),
                        show=lambda result: shown.append(result.f1))
     assert shown == [1.0]
+
+
+def test_dose_weighted_names_match_their_micrographs(tmp_path: Path) -> None:
+    """Truth named mic_0000_DW, picks named mic_0000 and micrographs mic_0000.mrc: one dataset, not a mismatch."""
+    from cryopick.io.micrographs import write_mrc
+
+    write_mrc(tmp_path / "mic_0000.mrc", np.zeros((120, 260), np.float32), 2.0)
+    picks = make_picks("mic_0000", np.arange(5.0) * 40 + 20, [30.0] * 5, score=1.0, diameter_px=20.0)
+    truth = make_picks("mic_0000_DW", np.arange(5.0) * 40 + 21, [31.0] * 5, score=1.0, diameter_px=20.0)
+    write_coords(picks, tmp_path / "picks.star")
+    write_coords(truth, tmp_path / "truth.star")
+    for micrographs in (None, tmp_path / "mic_0000.mrc"):
+        job = EvaluateJob(tmp_path / "picks.star", tmp_path / "truth.star", micrographs=micrographs)
+        assert evaluate_files(job, show=lambda result: None).f1 == 1.0

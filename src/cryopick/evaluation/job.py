@@ -20,7 +20,7 @@ from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, read_coords
 from cryopick.io.listing import micrograph_infos
 from cryopick.io.micrographs import MicrographInfo, read_micrograph
-from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, typical_diameter_px
+from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names, picks_for, typical_diameter_px
 from cryopick.reports.figures import plot_overlay, plot_pr_curve
 
 
@@ -94,7 +94,7 @@ def evaluate_files(job: EvaluateJob, *, say: Callable[[str], None] = _quiet,
     # A picker may find nothing; that is a result (precision 0), not an input error.
     picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True))
     truth = read_coords(job.truth, job.truth_format)
-    truth = _checked(picks, truth, infos, job, say)
+    picks, truth = _checked(picks, truth, infos, job, say)
     radius = match_radius_px(job.radius_px, job.diameter_A, job.apix, infos, truth, picks)
     result = evaluate(picks, truth, radius, job.threshold)
     show(result)
@@ -104,10 +104,15 @@ def evaluate_files(job: EvaluateJob, *, say: Callable[[str], None] = _quiet,
 
 
 def _checked(picks: pd.DataFrame, truth: pd.DataFrame, infos: list[MicrographInfo], job: EvaluateJob,
-             say: Callable[[str], None]) -> pd.DataFrame:
-    """The truth to judge by (on the micrographs given, if any), once both tables are checked against them."""
+             say: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The picks and the truth to judge by (on the micrographs given, if any), checked against them.
+
+    Names are matched by :func:`~cryopick.io.picks.match_names` (``mic_0001_DW`` finds
+    ``mic_0001``): against the micrographs when given, else the picks against the truth.
+    """
     if infos:
         shapes = {info.name: info.shape for info in infos}
+        picks, truth = match_names(picks, shapes), match_names(truth, shapes)
         # Judge only the micrographs given: truth elsewhere would count as missed.
         truth, _, others = keep_given(truth, shapes)
         if others:
@@ -115,14 +120,16 @@ def _checked(picks: pd.DataFrame, truth: pd.DataFrame, infos: list[MicrographInf
         for table, source in ((picks, job.picks), (truth, job.truth)):
             check_names_match(table, shapes, source)
             check_inside(table, shapes, source)
-    elif not set(picks["micrograph"]) & set(truth["micrograph"]) and len(picks):
+        return picks, truth
+    picks = match_names(picks, set(truth["micrograph"]))
+    if not set(picks["micrograph"]) & set(truth["micrograph"]) and len(picks):
         raise CryopickError(
             "no micrograph name in the picks appears in the truth "
             f"(picks name e.g. {picks['micrograph'].iloc[0]}, truth e.g. {truth['micrograph'].iloc[0]})",
             path=job.picks,
-            fix="names match by file stem: make the stems agree",
+            fix="names match by file stem (or without suffixes such as _DW): make the stems agree",
         )
-    return truth
+    return picks, truth
 
 
 def match_radius_px(

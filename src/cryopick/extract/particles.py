@@ -63,7 +63,7 @@ from cryopick.io.formats.star import coordinate_columns, star_text  # the STAR b
 from cryopick.io.ctf_star import CtfTable
 from cryopick.io.micrographs import MicrographInfo, read_micrograph, read_micrograph_info
 from cryopick.io.outputs import check_file_name, output_file
-from cryopick.io.picks import check_inside, check_names_match, keep_given, picks_for, validate_picks
+from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names, picks_for, validate_picks
 from cryopick.extract.boxes import ExtractConfig, crosses_edge, write_stack
 from cryopick.extract.layout import STACK_FOLDER
 from cryopick.runs.state import source_stamp
@@ -186,7 +186,7 @@ def _checked_inputs(micrographs: Sequence[str | Path], picks: pd.DataFrame, apix
     if table.empty:
         raise CryopickError("there are no picks to extract", path=picks_source,
                             fix="give a coordinate file with picks (pick again with a lower threshold?)")
-    table, n_left_out, n_mics_left_out = keep_given(table, shapes)
+    table, n_left_out, n_mics_left_out = keep_given(match_names(table, shapes), shapes)
     check_names_match(table, shapes, picks_source)
     check_inside(table, shapes, picks_source)
     return infos, table, n_left_out, n_mics_left_out

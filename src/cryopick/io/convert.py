@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryopick.io.coords import CoordOptions, read_coords, write_picks
 from cryopick.io.listing import micrograph_infos
-from cryopick.io.picks import check_inside, check_names_match
+from cryopick.io.picks import check_inside, check_names_match, match_names
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def convert_files(job: ConvertJob) -> ConvertResult:
     picks = read_coords(list(job.inputs) if len(job.inputs) > 1 else job.inputs[0], job.from_format,
                         CoordOptions(shapes=shapes))
     if shapes:
+        picks = match_names(picks, shapes)
         check_names_match(picks, shapes, source)
         check_inside(picks, shapes, source)
     options = CoordOptions(box_size_px=job.box_size_px, flip_y=job.flip_y, shapes=shapes, apix=apix_known)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cryopick.errors import CryopickError
+from cryopick.io.names import name_map
 
 PICK_COLUMNS: tuple[str, ...] = ("micrograph", "x", "y", "score", "diameter_px")
 """Columns every Picks table has, in this order."""
@@ -121,6 +122,23 @@ def validate_picks(df: pd.DataFrame, source: str | Path | None = None) -> pd.Dat
     return out[list(PICK_COLUMNS) + extra].reset_index(drop=True)
 
 
+def match_names(picks: pd.DataFrame, micrograph_names: Iterable[str]) -> pd.DataFrame:
+    """``picks`` with each name that matches no micrograph, but one by base name, renamed to it.
+
+    ``mic_0001_DW`` or cryoSPARC's ``<uid>_mic_0001_patch_aligned_doseweighted`` find
+    ``mic_0001`` (the rule: :mod:`cryopick.io.names`). Call before :func:`keep_given` and
+    :func:`check_names_match`; the table is returned unchanged when every name matches.
+    """
+    if picks.empty:
+        return picks
+    mapping = name_map(picks["micrograph"].unique(), micrograph_names)
+    if not mapping:
+        return picks
+    out = picks.copy()
+    out["micrograph"] = out["micrograph"].map(lambda name: mapping.get(name, name))
+    return out
+
+
 def check_names_match(
     picks: pd.DataFrame, micrograph_names: Iterable[str], source: str | Path | None = None
 ) -> None:
@@ -147,7 +165,8 @@ def check_names_match(
         f"{what} "
         f"(coordinates name {few_unmatched}; micrographs are {few_known})",
         path=source,
-        fix="names match by file stem: rename the files or the entries so the stems agree",
+        fix="names match by file stem, or by the stem without a cryoSPARC UID prefix and suffixes such as "
+            "_DW, _doseweighted, _aligned, _patch_aligned_doseweighted: rename the files or the entries so they agree",
     )
 
 

@@ -19,7 +19,7 @@ from cryopick.io.coords import read_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.masks import check_mask_folder
 from cryopick.io.micrographs import read_micrograph_info
-from cryopick.io.picks import check_inside, check_names_match, keep_given
+from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names
 
 Progress = Callable[[str], None]
 """Receives each line a trainer reports (the command line prints them)."""
@@ -140,7 +140,7 @@ def labelled_micrographs(job: TrainJob, progress: Progress | None = None) -> Lab
     say = progress or (lambda line: None)
     infos = [read_micrograph_info(path, job.apix) for path in list_micrographs(job.micrographs)]
     shapes = {info.name: info.shape for info in infos}
-    labels = read_coords(job.coords, job.coords_format)
+    labels = match_names(read_coords(job.coords, job.coords_format), shapes)
     labels, n_left_out, others = keep_given(labels, shapes)
     if others:
         say(f"note: {n_left_out} labels on {others} micrograph(s) not given are not used")

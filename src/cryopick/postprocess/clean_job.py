@@ -15,7 +15,7 @@ from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, read_coords, write_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.micrographs import read_micrograph, read_micrograph_info
-from cryopick.io.picks import check_inside, check_names_match
+from cryopick.io.picks import check_inside, check_names_match, match_names
 from cryopick.postprocess.clean import CleanConfig, CleanResult, clean_picks
 from cryopick.reports.figures import plot_cluster_averages
 
@@ -77,7 +77,7 @@ def clean_files(job: CleanJob) -> CleanResult:
     paths = list_micrographs(job.micrographs)
     infos = [read_micrograph_info(p, job.apix) for p in paths]
     shapes = {info.name: info.shape for info in infos}
-    table = read_coords(job.picks, job.picks_format, CoordOptions())
+    table = match_names(read_coords(job.picks, job.picks_format, CoordOptions()), shapes)
     check_names_match(table, shapes, job.picks)
     check_inside(table, shapes, job.picks)
     table = table.loc[table["micrograph"].isin(shapes)].reset_index(drop=True)
