@@ -51,3 +51,18 @@ def test_dose_weighted_names_match_their_micrographs(tmp_path: Path) -> None:
     for micrographs in (None, tmp_path / "mic_0000.mrc"):
         job = EvaluateJob(tmp_path / "picks.star", tmp_path / "truth.star", micrographs=micrographs)
         assert evaluate_files(job, show=lambda result: None).f1 == 1.0
+
+
+def test_flip_y_mirrors_the_picks_and_needs_the_micrographs(tmp_path: Path) -> None:
+    from cryopick.io.micrographs import write_mrc
+
+    write_mrc(tmp_path / "m.mrc", np.zeros((120, 260), np.float32), 2.0)  # 120 rows
+    truth = make_picks("m", np.arange(5.0) * 40 + 20, [30.0] * 5, score=1.0, diameter_px=20.0)
+    flipped = make_picks("m", np.arange(5.0) * 40 + 20, [119.0 - 30.0] * 5, score=1.0, diameter_px=20.0)
+    write_coords(truth, tmp_path / "truth.star")
+    write_coords(flipped, tmp_path / "flipped.star")
+    plain = EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", micrographs=(str(tmp_path / "m.mrc"),))
+    assert evaluate_files(plain).f1 == 0.0
+    assert evaluate_files(EvaluateJob(**{**plain.__dict__, "flip_y": True})).f1 == 1.0
+    with pytest.raises(CryopickError, match="flip-y"):
+        evaluate_files(EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", flip_y=True))

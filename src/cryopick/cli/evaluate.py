@@ -30,6 +30,9 @@ Micrographs = Annotated[Optional[list[str]], typer.Option(
 Out = Annotated[Optional[Path], typer.Option(
     "--out", help="Folder for metrics.json, per_micrograph.csv, pr_curve.png and overlays.")]
 Overlays = Annotated[int, typer.Option("--overlays", help="How many micrographs to draw into --out.")]
+FlipY = Annotated[bool, typer.Option(
+    "--flip-y", help="Mirror the picks' y (y -> rows - 1 - y) before matching: for picks from a tool that counts "
+    "rows from the bottom. Needs -m.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on standard output.")]
 
 
@@ -37,6 +40,7 @@ def evaluate_command(
     picks: Picks, truth: Truth, diameter: Diameter = None, radius_px: RadiusPx = None, apix: Apix = None,
     threshold: Threshold = None, micrographs: Micrographs = None, out: Out = None, n_overlays: Overlays = 2,
     as_json: AsJson = False, picks_format: PicksFormat = None, truth_format: TruthFormat = None,
+    flip_y: FlipY = False,
 ) -> None:
     """Match picks to truth one-to-one and report precision, recall, F1 and AP.
 
@@ -53,7 +57,8 @@ def evaluate_command(
         check_positive(value, flag)
     job = EvaluateJob(picks, truth, diameter_A=diameter, radius_px=radius_px, apix=apix, threshold=threshold,
                       micrographs=tuple(micrographs or ()), out=out, n_overlays=n_overlays,
-                      picks_format=check_format(picks_format), truth_format=check_format(truth_format))
+                      picks_format=check_format(picks_format), truth_format=check_format(truth_format),
+                      flip_y=flip_y)
     evaluate_files(job, say=console.print, show=_print_json if as_json else _print_summary)
     if out is not None:
         console.print(f"report written to {out}/")

@@ -50,6 +50,9 @@ class EvaluateJob:
         How many micrographs to draw into ``out``.
     picks_format, truth_format
         Format names; None: from the suffix.
+    flip_y
+        Mirror the picks' y (``y -> ny - 1 - y``, ``ny`` from the micrographs) as they are
+        read: for picks from a tool that counts rows from the bottom.
     """
 
     picks: Path
@@ -63,6 +66,7 @@ class EvaluateJob:
     n_overlays: int = 2
     picks_format: str | None = None
     truth_format: str | None = None
+    flip_y: bool = False
 
 
 def _quiet(_: object) -> None:
@@ -91,8 +95,12 @@ def evaluate_files(job: EvaluateJob, *, say: Callable[[str], None] = _quiet,
         to tell the match radius.
     """
     infos = micrograph_infos(job.micrographs, job.apix, require_apix=False) if job.micrographs else []
+    if job.flip_y and not infos:
+        raise CryopickError("--flip-y needs the micrographs' heights", path=job.picks,
+                            fix="give the micrographs with -m/--micrographs")
+    shapes = {info.name: info.shape for info in infos} if job.flip_y else None
     # A picker may find nothing; that is a result (precision 0), not an input error.
-    picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True))
+    picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True, flip_y=job.flip_y, shapes=shapes))
     truth = read_coords(job.truth, job.truth_format)
     picks, truth = _checked(picks, truth, infos, job, say)
     radius = match_radius_px(job.radius_px, job.diameter_A, job.apix, infos, truth, picks)
