@@ -45,7 +45,17 @@ def test_speed_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "stage" in capsys.readouterr().out
     stages = {row["stage"] for row in report["rows"]}
     assert {"read", "preprocess + LoG pick", "simulate", "evaluate", "write STAR", "read STAR"} <= stages
+    assert {"fourier crop", "find peaks", "match", "project", "extract patches", "FCN forward", "overlay"} <= stages
     assert all(row["seconds"] > 0 for row in report["rows"])
+
+
+def test_load_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The smoke run: each work alone and beside one hog, both policies (no speed is asserted)."""
+    report = load("bench_load").main(["--quick", "--hogs", "1", "--threads", "1", "--json", str(tmp_path / "l.json")])
+    assert "slowdown" in capsys.readouterr().out
+    assert {(r["work"], r["omp_wait_policy"]) for r in report["rows"]} == {
+        (w, p) for w in ("train", "pick") for p in ("PASSIVE", "ACTIVE")}
+    assert all(r["alone_s"] > 0 and r["loaded_s"] > 0 for r in report["rows"])
 
 
 def test_report_baseline_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,8 +14,8 @@ micrograph. File formats convert at their readers and writers only.
 Importing cryopick sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (before
 PyTorch starts its OpenMP threads; worker processes inherit it): idle OpenMP threads then
 sleep instead of spinning, so a run sharing its cores with another job slows by about the
-fair share (measured: FCN training steps 1.9x slower beside two busy processes on 2 cores,
-3.4x with the spinning default; alone no slower). See docs/scale.md.
+fair share (benchmarks/bench_load.py: FCN training 2.4x slower beside two busy processes
+on 2 cores, where the fair share is 2x; 3.5x with the spinning default). See docs/scale.md.
 """
 
 import os
