@@ -64,5 +64,8 @@ def test_flip_y_mirrors_the_picks_and_needs_the_micrographs(tmp_path: Path) -> N
     plain = EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", micrographs=(str(tmp_path / "m.mrc"),))
     assert evaluate_files(plain).f1 == 0.0
     assert evaluate_files(EvaluateJob(**{**plain.__dict__, "flip_y": True})).f1 == 1.0
+    write_coords(flipped.assign(micrograph="m_DW"), tmp_path / "flipped_dw.star")  # flipped after names are matched
+    dose_weighted = EvaluateJob(tmp_path / "flipped_dw.star", tmp_path / "truth.star", micrographs=plain.micrographs)
+    assert evaluate_files(EvaluateJob(**{**dose_weighted.__dict__, "flip_y": True})).f1 == 1.0
     with pytest.raises(CryopickError, match="flip-y"):
         evaluate_files(EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", flip_y=True))

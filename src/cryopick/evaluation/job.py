@@ -17,7 +17,7 @@ import pandas as pd
 from cryopick.errors import CryopickError
 from cryopick.evaluation.metrics import Evaluation, evaluate
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.coords import CoordOptions, read_coords
+from cryopick.io.coords import CoordOptions, mirror_y, read_coords
 from cryopick.io.listing import micrograph_infos
 from cryopick.io.micrographs import MicrographInfo, read_micrograph
 from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names, picks_for, typical_diameter_px
@@ -51,8 +51,8 @@ class EvaluateJob:
     picks_format, truth_format
         Format names; None: from the suffix.
     flip_y
-        Mirror the picks' y (``y -> ny - 1 - y``, ``ny`` from the micrographs) as they are
-        read: for picks from a tool that counts rows from the bottom.
+        Mirror the picks' y (``y -> ny - 1 - y``, ``ny`` from the micrographs) once their
+        names are matched: for picks from a tool that counts rows from the bottom.
     """
 
     picks: Path
@@ -95,14 +95,12 @@ def evaluate_files(job: EvaluateJob, *, say: Callable[[str], None] = _quiet,
         to tell the match radius.
     """
     infos = micrograph_infos(job.micrographs, job.apix, require_apix=False) if job.micrographs else []
-    if job.flip_y and not infos:
-        raise CryopickError("--flip-y needs the micrographs' heights", path=job.picks,
-                            fix="give the micrographs with -m/--micrographs")
-    shapes = {info.name: info.shape for info in infos} if job.flip_y else None
     # A picker may find nothing; that is a result (precision 0), not an input error.
-    picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True, flip_y=job.flip_y, shapes=shapes))
+    picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True))
     truth = read_coords(job.truth, job.truth_format)
     picks, truth = _checked(picks, truth, infos, job, say)
+    if job.flip_y:  # after the names are matched, so that mic_0001_DW finds mic_0001's height
+        picks = mirror_y(picks, {info.name: info.shape for info in infos} if infos else None, job.picks)
     radius = match_radius_px(job.radius_px, job.diameter_A, job.apix, infos, truth, picks)
     result = evaluate(picks, truth, radius, job.threshold)
     show(result)
