@@ -304,9 +304,10 @@ def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,
         for future in sorted(done, key=lambda f: todo_index[running[f]]):
             path = running.pop(future)
             try:
-                yield future.result()
+                outcome = future.result()
             except Exception as exc:  # raised in its turn by pick_many, not as it happens to finish
-                yield _Failed(micrograph_name(path), exc)
+                outcome = _Failed(micrograph_name(path), exc)
+            yield outcome
             next_path = next(pending, None)
             if next_path is not None:
                 running[submit(next_path)] = next_path
