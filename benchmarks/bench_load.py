@@ -2,8 +2,9 @@
 
 Times the same work alone and beside ``--hogs`` busy single-thread processes, each in a
 fresh Python process (so OpenMP starts with the policy asked for), for OpenMP's wait
-policy as cryopick sets it (``PASSIVE``: idle threads sleep) and as OpenMP's default
-(``ACTIVE``: idle threads spin). The work: ``--steps`` FCN training steps (forward,
+policy as cryopick sets it (``PASSIVE``: idle threads sleep) and ``ACTIVE`` (idle threads
+spin; libgomp's own default spins for a while before it sleeps, and measured about the
+same, 3.4x, in a first run by hand). The work: ``--steps`` FCN training steps (forward,
 backward, Adam) on ``--threads`` threads, and picking ``--mics`` simulated 1024²
 micrographs with the bundled model. The fair share with H hogs on C cores running T
 threads is about (H + T) / C; the table gives each slowdown beside it.

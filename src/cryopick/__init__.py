@@ -15,7 +15,7 @@ Importing cryopick sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (be
 PyTorch starts its OpenMP threads; worker processes inherit it): idle OpenMP threads then
 sleep instead of spinning, so a run sharing its cores with another job slows by about the
 fair share (benchmarks/bench_load.py: FCN training 2.4x slower beside two busy processes
-on 2 cores, where the fair share is 2x; 3.5x with the spinning default). See docs/scale.md.
+on 2 cores, where the fair share is 2x; 3.5x with OMP_WAIT_POLICY=ACTIVE). See docs/scale.md.
 """
 
 import os
