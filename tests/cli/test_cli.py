@@ -350,6 +350,50 @@ def test_pick_prints_the_score_summary_and_the_f1_optimal_threshold(
     assert summary["best_f1"] >= 0.6 and summary["best_f1"] >= summary["f1_at_threshold"]
 
 
+def test_pick_evaluate_and_report_tell_one_threshold_story(
+    small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17: one match-radius rule, the threshold used and where each threshold comes from.
+
+    Before, ``pick --truth`` matched within half the picking diameter, ``evaluate``
+    within half the truth's and the report within half the picks' (29 px vs 30 px,
+    AP 0.982 vs 0.991 for one run), and ``report --model`` put another model's name and
+    threshold on the general model's picks.
+    """
+    sim, model = small_fcn
+    mic, picks = sim / "micrographs" / "mic_0002.mrc", tmp_path / "p.star"
+    truth = tmp_path / "truth.star"
+    table = _read_picks(sim / "truth.star").assign(diameter_px=26.0)  # unlike the picks' 29 px
+    from cryopick.io.coords import write_coords
+
+    write_coords(table, truth)
+    code, _, err = run_cli(["pick", mic, "--model", model, "--truth", truth, "--scores-json", tmp_path / "s.json",
+                            "-o", picks], capsys)
+    assert code == 0, err
+    assert "picked at threshold" in err and "(the model's own, chosen at training and stored in the file)" in err
+    assert "the best F1 expected if the scores are probabilities" in err
+    assert "F1-optimal threshold" in err and "measured against the truth" in err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    code, out, err = run_cli(["evaluate", "--picks", picks, "--truth", truth, "-m", mic, "--json"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["radius_px"] == 13.0  # half the truth's diameter
+    assert metrics["f1"] == pytest.approx(summary["f1_at_threshold"], abs=1e-9)
+    page = tmp_path / "r.html"
+    other = tmp_path / "other.cryopick"
+    code, _, err = run_cli(["train", sim / "micrographs" / "mic_0000.mrc", "--coords", sim / "labels.star",
+                            "--diameter", 116, "--model", "mlp", "--epochs", 1, "-o", other], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["report", "--picks", picks, mic, "--truth", truth, "--model", other, "-o", page], capsys)
+    assert code == 0, err
+    assert f"was picked by model {model.name} (fcn), not by {other}" in err
+    text = page.read_text()
+    assert "within 13.0 px" in text
+    assert f"threshold: {summary['threshold_used']:.3g} (the pick run&#x27;s: the model&#x27;s own" in text
+    assert "training curves only; it did not make these picks" in text
+    assert f"{metrics['f1']:.3f}" in text
+
+
 def test_fcn_pick_writes_the_picks_it_wrote_before(
     small_fcn: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

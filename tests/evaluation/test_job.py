@@ -69,3 +69,21 @@ def test_flip_y_mirrors_the_picks_and_needs_the_micrographs(tmp_path: Path) -> N
     assert evaluate_files(EvaluateJob(**{**dose_weighted.__dict__, "flip_y": True})).f1 == 1.0
     with pytest.raises(CryopickError, match="flip-y"):
         evaluate_files(EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", flip_y=True))
+
+
+def test_flipped_picks_warn_with_the_fix(tmp_path: Path) -> None:
+    """Issue 17: picks with y counted from the bottom scored F1 0.14 without a word."""
+    from cryopick.io.micrographs import write_mrc
+
+    rng = np.random.default_rng(0)
+    write_mrc(tmp_path / "m.mrc", np.zeros((400, 700), np.float32), 2.0)
+    x, y = rng.uniform(20, 680, 40), rng.uniform(20, 380, 40)
+    write_coords(make_picks("m", x, y, 1.0, 20.0), tmp_path / "truth.star")
+    write_coords(make_picks("m", x, 399.0 - y, rng.uniform(0.5, 1, 40), 20.0), tmp_path / "flipped.star")
+    said: list[str] = []
+    job = EvaluateJob(tmp_path / "flipped.star", tmp_path / "truth.star", micrographs=(str(tmp_path / "m.mrc"),))
+    evaluate_files(job, say=said.append)
+    assert len(said) == 1 and "fix: pass --flip-y" in said[0]
+    said.clear()
+    assert evaluate_files(EvaluateJob(**{**job.__dict__, "flip_y": True}), say=said.append).f1 == 1.0
+    assert said == []

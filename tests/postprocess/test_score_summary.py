@@ -113,7 +113,7 @@ def test_with_truth_finds_the_f1_optimal_threshold():
     assert summary.f1_at_threshold == pytest.approx(2 * 10 / (35 + 10))  # every candidate
     assert summary.n_truth == 10
     line = format_summary(summary)[-1]
-    assert line == "F1-optimal threshold 0.6 (F1 0.800; F1 at 0.05: 0.444; 10 true particles)"
+    assert line == "F1-optimal threshold 0.6, measured against the truth (F1 0.800; F1 at 0.05: 0.444; 10 true particles)"
 
 
 def test_with_empty_truth_is_an_input_error():
@@ -131,7 +131,9 @@ def test_formatted_lines_carry_the_numbers():
     assert all("|" in line for line in histogram)
     assert lines[10] == "1100 candidates, 100 picked at threshold 0.5"
     assert lines[11] == "expected particles: about 140 (70.0 per micrograph, 25-115)"
-    assert lines[12] == "suggested threshold 0.9 (expected precision 0.90, recall 0.64)"
+    assert lines[12] == ("suggested threshold 0.9: the best F1 expected if the scores are probabilities "
+                         "(expected precision 0.90, recall 0.64)")
+    assert format_summary(summary, threshold_from="--threshold")[10].endswith("threshold 0.5 (--threshold)")
 
 
 def test_to_dict_is_plain_json():

@@ -153,5 +153,6 @@ def test_a_finished_runs_candidates_and_threshold(tmp_path: Path) -> None:
     candidates, facts = finished_run(run_folder_for(output))
     assert facts == {"threshold": 0.5}
     assert candidates["micrograph"].tolist() == ["a", "a"] and candidates["score"].tolist() == [0.9, 0.4]
-    every, threshold = run_candidates(output)
+    record = run_candidates(output)
+    every, threshold = record.candidates, record.threshold
     assert threshold == 0.5 and len(every) == 2

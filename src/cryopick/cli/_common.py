@@ -19,8 +19,11 @@ from cryopick.errors import CryopickError
 if TYPE_CHECKING:
     from rich.progress import ProgressColumn
 
-console = Console(stderr=True, highlight=False)
-"""Messages and progress go to standard error, so standard output stays clean for --json."""
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Messages and progress go to standard error, so standard output stays clean for --json.
+
+Lines are never hard-wrapped (``soft_wrap``): a terminal folds them, and a log file or
+a pipe keeps each message on one line."""
 
 T = TypeVar("T")
 

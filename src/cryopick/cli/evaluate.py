@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cryopick.cli._common import check_format, check_positive, console
+from cryopick.cli._common import check_format, check_positive, console, say
 from cryopick.cli._options import PicksFormat, TruthFormat
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def evaluate_command(
                       micrographs=tuple(micrographs or ()), out=out, n_overlays=n_overlays,
                       picks_format=check_format(picks_format), truth_format=check_format(truth_format),
                       flip_y=flip_y)
-    evaluate_files(job, say=console.print, show=_print_json if as_json else _print_summary)
+    evaluate_files(job, say=say, show=_print_json if as_json else _print_summary)
     if out is not None:
         console.print(f"report written to {out}/")
 
@@ -82,6 +83,7 @@ def _print_summary(result: Evaluation) -> None:
         f"{result.recall:.3f}",
         f"{result.f1:.3f}",
         f"{result.average_precision:.3f}",
-        f"{result.best_f1:.3f} ({result.best_threshold:.3g})",
+        f"{result.best_f1:.3f} ({result.best_threshold:.3g})" if math.isfinite(result.best_threshold)
+        else f"{result.best_f1:.3f} (n/a)",
     )
     console.print(table)

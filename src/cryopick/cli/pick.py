@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cryopick.cli._common import check_format, check_output_target, check_positive, console, progress_bar
+from cryopick.cli._common import check_format, check_output_target, check_positive, progress_bar, say
 from cryopick.cli._options import Apix
 
 
@@ -129,18 +129,14 @@ def pick_command(
     _print_outcome(outcome, job)
 
 
-def say(line: str) -> None:
-    """One line on standard error, as written (no markup, no hard wrapping)."""
-    console.print(line, markup=False, soft_wrap=True)
-
-
 def _print_outcome(outcome, job) -> None:
     """The model, the score summary, and where the picks went."""
     from cryopick.postprocess.score_summary import format_summary
 
     plan = outcome.plan
-    for line in ([] if plan.model_line is None else [plan.model_line]) + (
-            [] if plan.note is None else [f"note: {plan.note}"]) + format_summary(outcome.summary):
+    lines = [] if plan.model_line is None else [plan.model_line]
+    lines += [] if plan.note is None else [f"note: {plan.note}"]
+    for line in lines + format_summary(outcome.summary, threshold_from=plan.threshold_from):
         say(line)
     if job.request.all_peaks:
         say("--all-peaks: every candidate is written")

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 
 from cryopick.errors import CryopickError
+from cryopick.evaluation.matching import default_radius_px
 from cryopick.evaluation.metrics import Evaluation, evaluate
+from cryopick.evaluation.sanity import evaluation_warnings
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.coords import CoordOptions, mirror_y, read_coords
 from cryopick.io.listing import micrograph_infos
 from cryopick.io.micrographs import MicrographInfo, read_micrograph
-from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names, picks_for, typical_diameter_px
+from cryopick.io.picks import check_inside, check_names_match, keep_given, match_names, picks_for
 from cryopick.reports.figures import plot_overlay, plot_pr_curve
 
 
@@ -36,7 +38,8 @@ class EvaluateJob:
         Particle diameter in Å; the match radius is half of it.
     radius_px
         Match radius in pixels; overrides ``diameter_A``. With neither, half the
-        tables' typical diameter (:func:`cryopick.io.picks.typical_diameter_px`).
+        truth's typical diameter, else the picks'
+        (:func:`cryopick.evaluation.matching.default_radius_px`).
     apix
         Pixel size in Å/px; else from the micrographs' headers.
     threshold
@@ -104,6 +107,8 @@ def evaluate_files(job: EvaluateJob, *, say: Callable[[str], None] = _quiet,
     radius = match_radius_px(job.radius_px, job.diameter_A, job.apix, infos, truth, picks)
     result = evaluate(picks, truth, radius, job.threshold)
     show(result)
+    for line in evaluation_warnings(result, picks, truth, {info.name: info.shape for info in infos} or None):
+        say(line)
     if job.out is not None:
         _write_report(job.out, result, infos, picks, truth, job.threshold, job.n_overlays)
     return result
@@ -146,10 +151,9 @@ def match_radius_px(
     truth: pd.DataFrame,
     picks: pd.DataFrame,
 ) -> float:
-    """The match radius: ``radius_px``, else half of ``diameter_A`` in pixels, else half the tables' diameter.
+    """The match radius: ``radius_px``, else half of ``diameter_A`` in pixels, else :func:`default_radius_px`.
 
-    The pixel size is ``apix``, else the first micrograph's; the tables' diameter is
-    :func:`~cryopick.io.picks.typical_diameter_px` of the truth, then of the picks.
+    The pixel size is ``apix``, else the first micrograph's.
     """
     if radius_px is not None:
         return radius_px
@@ -161,9 +165,9 @@ def match_radius_px(
                 fix="pass --apix, or --micrographs so it is read from the headers, or --radius-px",
             )
         return diameter_A / pixel / 2.0
-    diameter_px = typical_diameter_px(truth, picks)
-    if diameter_px is not None:
-        return diameter_px / 2.0
+    radius = default_radius_px(truth, picks)
+    if radius is not None:
+        return radius
     raise CryopickError(
         "cannot tell the particle size to set the match radius",
         fix="pass --diameter (Å) with --apix or --micrographs, or --radius-px",

@@ -16,6 +16,10 @@ score ``>= t`` form a maximum matching of the picks scoring ``>= t``. So the cur
 number of true positives at ``t`` is the same as evaluating at ``threshold=t``, and
 lowering the threshold never un-matches a truth (recall is non-decreasing).
 
+The match radius, when no size is given, is half the truth's typical diameter, else half
+the picks' (:func:`default_radius_px`): the one rule of ``cryopick evaluate``,
+``cryopick pick --truth`` and the report page.
+
 It is solved with the Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`)
 separately on each connected component of the "within radius" graph, found with a
 :class:`scipy.spatial.cKDTree`, so large datasets evaluate in seconds.
@@ -34,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from cryopick.errors import CryopickError
+from cryopick.io.picks import typical_diameter_px
 
 
 def _rank_weights(scores: np.ndarray) -> np.ndarray:
@@ -119,6 +124,16 @@ def _solve_pairs(
     p_all, t_all, d_all = np.concatenate(out_p), np.concatenate(out_t), np.concatenate(out_d)
     order = np.argsort(p_all, kind="stable")
     return p_all[order].astype(np.int64), t_all[order].astype(np.int64), d_all[order]
+
+
+def default_radius_px(truth: pd.DataFrame | None, picks: pd.DataFrame | None) -> float | None:
+    """The match radius when no size is given: half the truth's typical diameter, else the picks'.
+
+    The truth comes first because it is the particles' own size; picks may carry the
+    size they were picked at. None when neither table carries a diameter.
+    """
+    diameter_px = typical_diameter_px(truth, picks)
+    return None if diameter_px is None else diameter_px / 2.0
 
 
 def check_radius(radius_px: float) -> float:

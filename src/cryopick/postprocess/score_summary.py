@@ -197,11 +197,17 @@ def with_truth(summary: ScoreSummary, candidates: pd.DataFrame, truth: pd.DataFr
                    f1_at_threshold=result.f1)
 
 
-def format_summary(summary: ScoreSummary, *, rows: int = 10, width: int = 30) -> list[str]:
-    """Plain console lines: a text histogram (highest scores first), the counts and the thresholds."""
+def format_summary(summary: ScoreSummary, *, rows: int = 10, width: int = 30,
+                   threshold_from: str | None = None) -> list[str]:
+    """Plain console lines: a text histogram (highest scores first), the counts and the thresholds.
+
+    Each threshold says where it comes from: the one used (``threshold_from``, e.g.
+    "--threshold"), the suggested one (best F1 expected from the scores read as
+    probabilities) and the F1-optimal one (measured against the truth).
+    """
     lines = _histogram_lines(summary, rows, width)
     lines.append(f"{summary.n_candidates} candidates, {summary.n_picked} picked at threshold "
-                 f"{summary.threshold_used:.3g}")
+                 f"{summary.threshold_used:.3g}" + ("" if threshold_from is None else f" ({threshold_from})"))
     if summary.expected_particles is not None:
         per_mic = summary.per_micrograph["expected_particles"].to_numpy(dtype=np.float64)
         line = f"expected particles: about {summary.expected_particles:.0f}"
@@ -213,11 +219,12 @@ def format_summary(summary: ScoreSummary, *, rows: int = 10, width: int = 30) ->
     else:
         lines.append("only the picks were scored: no particle count or threshold is estimated")
     if summary.suggested_threshold is not None:
-        lines.append(f"suggested threshold {summary.suggested_threshold:.3g} (expected precision "
-                     f"{summary.expected_precision:.2f}, recall {summary.expected_recall:.2f})")
+        lines.append(f"suggested threshold {summary.suggested_threshold:.3g}: the best F1 expected if the scores are "
+                     f"probabilities (expected precision {summary.expected_precision:.2f}, "
+                     f"recall {summary.expected_recall:.2f})")
     if summary.best_f1 is not None:
         best = "none" if summary.best_f1_threshold is None else f"{summary.best_f1_threshold:.3g}"
-        lines.append(f"F1-optimal threshold {best} (F1 {summary.best_f1:.3f}; F1 at "
+        lines.append(f"F1-optimal threshold {best}, measured against the truth (F1 {summary.best_f1:.3f}; F1 at "
                      f"{summary.threshold_used:.3g}: {summary.f1_at_threshold:.3f}; {summary.n_truth} true particles)")
     return lines
 

@@ -29,6 +29,7 @@ from PIL import Image
 
 import cryopick
 from cryopick.errors import CryopickError
+from cryopick.evaluation.matching import default_radius_px
 from cryopick.evaluation.metrics import evaluate
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.micrographs import read_micrograph
@@ -158,7 +159,7 @@ def _diameter_px(config: ReportConfig, *tables: pd.DataFrame | None) -> float | 
 
 
 def _thumbnails(paths: Sequence[Path], kept: pd.DataFrame, truth: pd.DataFrame | None,
-                diameter_px: float | None, config: ReportConfig) -> str:
+                diameter_px: float | None, radius_px: float | None, config: ReportConfig) -> str:
     chosen = [paths[i] for i in evenly(len(paths), config.max_thumbnails)]
     if (len(kept) or truth is not None) and diameter_px is None:
         raise CryopickError("cannot tell how big to draw the particles",
@@ -169,7 +170,7 @@ def _thumbnails(paths: Sequence[Path], kept: pd.DataFrame, truth: pd.DataFrame |
         mine = picks_for(kept, mic.name)
         theirs = None if truth is None else picks_for(truth, mic.name)
         png = compact_png(_rendered(plot_overlay, mic.data, picks=mine, truth=theirs, diameter_px=diameter_px,
-                                    max_side_px=config.thumbnail_side_px))
+                                    radius_px=radius_px, max_side_px=config.thumbnail_side_px))
         del mic
         caption = f"{micrograph_name(path)}: {len(mine)} picks" + (
             "" if theirs is None else f", {len(theirs)} true particles")
@@ -241,7 +242,8 @@ def _truth(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float, threshold
     table = _table(["picks judged", "picks", "truth", "matched", "precision", "recall", "F1", "AP", "best F1"],
                    rows, left=1)
     png = _rendered(plot_pr_curve, {"picks": result.curve}, title="Precision-recall against truth")
-    return (f"<p>Picks match true particles one-to-one within {radius_px:.1f} px. The curve sweeps the "
+    return (f"<p>Picks match true particles one-to-one within {radius_px:.1f} px (half the diameter given, "
+            "else the truth's, else the picks', as <code>cryopick evaluate</code> matches). The curve sweeps the "
             f"threshold over every pick; the dot is the best F1.</p>{table}{_img(png, 'precision-recall curve')}")
 
 
@@ -345,6 +347,8 @@ def build_report(picks: pd.DataFrame, micrographs: Sequence[str | Path] = (), *,
     if truth is not None and paths:  # judge the micrographs given: truth elsewhere would count as missed
         truth = truth.loc[truth["micrograph"].isin(names)].reset_index(drop=True)
     diameter_px = _diameter_px(config, picks, truth)
+    # matched as `cryopick evaluate` matches: half the diameter given, else the truth's, else the picks'
+    radius_px = config.diameter_px / 2.0 if config.diameter_px is not None else default_radius_px(truth, picks)
 
     sections: list[tuple[str, str]] = []
     absent: list[str] = []
@@ -356,15 +360,15 @@ def build_report(picks: pd.DataFrame, micrographs: Sequence[str | Path] = (), *,
             sections.append((key, body))
 
     show = bool(paths) and config.max_thumbnails > 0
-    add("micrographs", _thumbnails(paths, kept, truth, diameter_px, config) if show else None,
+    add("micrographs", _thumbnails(paths, kept, truth, diameter_px, radius_px, config) if show else None,
         "micrographs: " + ("none given" if not paths else "max_thumbnails is 0"))
     add("scores", _scores(picks, threshold, names) if np.isfinite(scores).any() else None,
         "score histogram: the picks carry no scores")
     add("counts", _counts(kept, names) if names else None, "picks per micrograph: no picks and no micrographs")
-    if truth is not None and diameter_px is None:
+    if truth is not None and radius_px is None:
         raise CryopickError("cannot tell the particle size to set the match radius",
                             fix="pass the particle diameter (--diameter), or picks that carry one")
-    add("truth", None if truth is None else _truth(picks, truth, diameter_px / 2.0, threshold),
+    add("truth", None if truth is None else _truth(picks, truth, radius_px, threshold),
         "precision-recall: no truth given")
     add("training", None if training is None else _training(training),
         "training curves: " + ("no model given" if training is None else "the model has no history"))

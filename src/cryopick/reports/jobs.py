@@ -1,8 +1,8 @@
 """The report page and the review page from files: the picks (or a pick run's candidates), truth and model named.
 
 For picks written by ``cryopick pick``, both pages take every candidate the run kept
-(``PICKS.parts``) and the run's threshold unless a threshold (or, for the report, a
-model) is given.
+(``PICKS.parts``) and the run's threshold unless a threshold is given; the report says
+what picked, from the run's record, and warns when ``--model`` names another model.
 
 >>> report_files(ReportJob(Path("picks.star"), Path("report.html"), micrographs=("mics/",)))  # doctest: +SKIP
 >>> review_files(ReviewJob(("mics/mic_0001.mrc",), Path("picks.star"), Path("review.html")))  # doctest: +SKIP
@@ -46,10 +46,11 @@ class ReportJob:
     truth
         True particle positions: adds precision and recall.
     model
-        The model file that picked: adds its training curves (and its threshold).
+        The model file that picked: adds its training curves (and its threshold, when
+        the picks carry no pick run's record).
     threshold
-        Judge and draw only picks scoring at least this; None: the model's, else the pick
-        run's (showing every candidate), else every pick.
+        Judge and draw only picks scoring at least this; None: the pick run's (showing
+        every candidate), else the model's, else every pick.
     diameter_A
         Particle diameter in Å; None: the picks' own.
     apix
@@ -83,6 +84,12 @@ class PageWritten:
     run_candidates: bool
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def report_files(job: ReportJob, *, say: Callable[[str], None] = _quiet) -> PageWritten:
     """Write the report page (:func:`cryopick.reports.html.write_report`) about the job's files.
 
@@ -90,24 +97,33 @@ def report_files(job: ReportJob, *, say: Callable[[str], None] = _quiet) -> Page
     """
     paths = list_micrographs(job.micrographs) if job.micrographs else []
     picks = read_coords(job.picks, job.picks_format, CoordOptions(allow_empty=True))
-    threshold = job.threshold
-    run = run_candidates(job.picks) if threshold is None and job.model is None else None
+    threshold, threshold_from = job.threshold, "--threshold"
+    run = run_candidates(job.picks) if threshold is None else None
+    sources: dict[str, str] = {"picks": str(job.picks)}
     if run is not None:
         # the pick run kept every candidate: show all their scores, and its threshold
-        picks, threshold = run
+        picks, threshold = run.candidates, run.threshold
+        threshold_from = "the pick run's" + ("" if run.threshold_from is None else f": {run.threshold_from}")
         say(f"note: every candidate from {run_folder_for(job.picks)} is shown, with the pick run's "
             f"threshold {threshold:.3g}")
+        if run.picked_by is not None:
+            sources["picked by"] = run.picked_by
     truth = None if job.truth is None else read_coords(job.truth, job.truth_format)
     training: Mapping[str, Any] | None = None
-    sources: dict[str, str] = {"picks": str(job.picks)}
     if job.model is not None:
         from cryopick.models.checkpoint import load_model  # torch only when a model is given
 
         loaded = load_model(job.model)
         training = loaded.training
         sources["model"] = f"{job.model} ({loaded.kind})"
+        if run is not None and run.picked_by is not None and run.model_sha256 != _sha256(job.model):
+            say(f"note: {job.picks} was picked by {run.picked_by or 'another model'}, not by {job.model}: "
+                f"the page shows {job.model.name}'s training curves beside the pick run's threshold")
+            sources["model"] += ": training curves only; it did not make these picks"
         if threshold is None:
-            threshold = loaded.threshold
+            threshold, threshold_from = loaded.threshold, f"the model's own, stored in {job.model.name}"
+    if threshold is not None:
+        sources["threshold"] = f"{threshold:.3g} ({threshold_from})"
     if job.truth is not None:
         sources["truth"] = str(job.truth)
     config = ReportConfig(max_thumbnails=job.max_thumbnails, threshold=threshold,
@@ -166,7 +182,7 @@ def review_files(job: ReviewJob, *, say: Callable[[str], None] = _quiet) -> Page
     threshold = job.threshold
     run = run_candidates(job.picks) if threshold is None else None
     if run is not None:
-        picks, threshold = run
+        picks, threshold = run.candidates, run.threshold
         say(f"note: every candidate from {run_folder_for(job.picks)} is on the page; the slider starts at "
             f"the pick run's threshold {threshold:.3g}")
     diameter_px = _review_diameter_px(job, paths, picks)

@@ -165,7 +165,9 @@ def run_picking(job: PickJob, reporter: Reporter = Reporter()) -> PickOutcome:
         picks = gathered.picks()
         written = _write(picks, job, gathered, {n: str(p) for n, p in zip(names, paths)})
         if not gathered.skipped:  # with some skipped the run is not complete: a resumed run tries them again
-            state.mark_complete(threshold=None if job.request.all_peaks else plan.threshold, output=str(job.output))
+            state.mark_complete(threshold=None if job.request.all_peaks else plan.threshold, output=str(job.output),
+                                threshold_from=plan.threshold_from, picked_by=plan.picked_by,
+                                model_sha256=plan.model_sha256)
     if job.scores_json is not None:
         from cryopick.io.atomic import write_text_atomic
 
@@ -215,11 +217,11 @@ def _summary(plan: RunPlan, gathered: Gathered, truth: pd.DataFrame | None, trut
                                      complete=plan.complete)
     if truth is None:
         return summary
-    from cryopick.evaluation.job import match_radius_px
+    from cryopick.evaluation.matching import default_radius_px
 
     candidates = gathered.every_candidate()
     check_inside(truth, gathered.shapes, truth_path)
-    radius_px = match_radius_px(None, plan.diameter_A, gathered.apix, [], truth, candidates)  # as `cryopick evaluate`
+    radius_px = default_radius_px(truth, candidates)  # as `cryopick evaluate` and the report match
     return with_truth(summary, candidates, truth, radius_px)
 
 

@@ -35,6 +35,8 @@ class RunPlan:
     note: str | None = None
     model_line: str | None = None
     model_sha256: str | None = None
+    threshold_from: str = "--threshold"
+    picked_by: str = "the LoG picker"
 
 
 def plan_log(diameter_A: float | None, request: PickRequest) -> RunPlan:
@@ -43,7 +45,9 @@ def plan_log(diameter_A: float | None, request: PickRequest) -> RunPlan:
         raise CryopickError("the LoG picker needs the particle size", fix="pass --diameter in Å")
     plan = picker_class("log").plan(request, None)
     spec = PickSpec("log", diameter_A=diameter_A, options=plan.options)
-    return RunPlan(spec, plan.threshold, diameter_A, plan.calibrated, plan.complete, plan.note)
+    origin = "--threshold" if request.threshold is not None else "the LoG picker's automatic cut, a robust z-score"
+    return RunPlan(spec, plan.threshold, diameter_A, plan.calibrated, plan.complete, plan.note,
+                   threshold_from=origin, picked_by="the LoG picker")
 
 
 def plan_model(model: Path | None, diameter_A: float | None, request: PickRequest, device: str) -> RunPlan:
@@ -65,9 +69,12 @@ def plan_model(model: Path | None, diameter_A: float | None, request: PickReques
     torch_device = resolve_device(device)
     plan = picker_class(loaded.kind).plan(request, loaded)
     spec = PickSpec(loaded.kind, str(model_file), diameter_A, options=plan.options, device=str(torch_device))
+    picked_by = "the bundled general model" if model is None else f"model {Path(model).name} ({loaded.kind})"
+    origin = ("--threshold" if request.threshold is not None
+              else f"the model's own, chosen at training and stored in {'its' if model is None else 'the'} file")
     return RunPlan(spec, plan.threshold, loaded.diameter_A if diameter_A is None else diameter_A, plan.calibrated,
                    plan.complete, plan.note, _model_line(model, loaded, diameter_A, device_line(device, torch_device)),
-                   checksum)
+                   checksum, threshold_from=origin, picked_by=picked_by)
 
 
 def _model_line(model: Path | None, loaded, diameter_A: float | None, on_device: str | None) -> str:

@@ -250,8 +250,33 @@ def finished_run(folder: str | Path) -> tuple[pd.DataFrame, dict] | None:
     return (pd.concat(tables, ignore_index=True) if tables else empty_picks()), facts
 
 
-def run_candidates(picks_path: str | Path) -> tuple[pd.DataFrame, float] | None:
-    """Every candidate of the finished pick run that wrote ``picks_path``, and its threshold.
+@dataclass(frozen=True)
+class RunRecord:
+    """What a finished pick run recorded: every candidate, its threshold and what picked.
+
+    Attributes
+    ----------
+    candidates
+        Every candidate (a Picks table), where the picks file holds those above the threshold.
+    threshold
+        The cut the run applied before writing.
+    threshold_from
+        Where that threshold came from (e.g. "--threshold"); None for runs before it was recorded.
+    picked_by
+        What picked (e.g. "the bundled general model"); None for runs before it was recorded.
+    model_sha256
+        The model file's checksum (None for the LoG picker).
+    """
+
+    candidates: pd.DataFrame
+    threshold: float
+    threshold_from: str | None = None
+    picked_by: str | None = None
+    model_sha256: str | None = None
+
+
+def run_candidates(picks_path: str | Path) -> RunRecord | None:
+    """Every candidate of the finished pick run that wrote ``picks_path``, its threshold and what picked.
 
     None when no finished run is beside the file, or the run kept every peak
     (``--all-peaks``: no threshold, and the picks file already has them all).
@@ -259,4 +284,6 @@ def run_candidates(picks_path: str | Path) -> tuple[pd.DataFrame, float] | None:
     run = finished_run(run_folder_for(picks_path))
     if run is None or run[1].get("threshold") is None:
         return None
-    return run[0], float(run[1]["threshold"])
+    facts = run[1]
+    return RunRecord(run[0], float(facts["threshold"]), facts.get("threshold_from"), facts.get("picked_by"),
+                     facts.get("model_sha256"))
