@@ -56,3 +56,13 @@ def test_labelled_micrographs_keeps_the_given_ones_and_says_so(tmp_path: Path) -
     labels.write_text("micrograph,x,y\na,500,10\n")
     with pytest.raises(CryopickError, match="outside"):
         labelled_micrographs(TrainJob((str(mics),), labels, 40.0, tmp_path / "m.cryopick"))
+
+
+def test_flip_y_mirrors_the_labels_in_their_micrographs(tmp_path: Path) -> None:
+    write_mrc(tmp_path / "a.mrc", np.zeros((64, 80), np.float32), 2.0)  # 64 rows
+    labels = tmp_path / "labels.csv"
+    labels.write_text("micrograph,x,y\na,10,10\na,20,60.5\n")
+    data = labelled_micrographs(TrainJob((str(tmp_path / "a.mrc"),), labels, 40.0, tmp_path / "m.cryopick",
+                                         flip_y=True))
+    assert data.labels["y"].tolist() == [53.0, 2.5]
+    assert data.labels["x"].tolist() == [10.0, 20.0]

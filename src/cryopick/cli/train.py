@@ -63,6 +63,8 @@ Device = Annotated[str, typer.Option("--device", help="auto (CUDA when available
 Apix = Annotated[float | None, typer.Option("--apix", help="Pixel size in Å/px; overrides the file headers.")]
 CoordsFormat = Annotated[str | None, typer.Option(
     "--coords-format", help="Format of --coords if not from suffix.")]
+FlipY = Annotated[bool, typer.Option(
+    "--flip-y", help="The labels count y from the bottom row: mirror them (training warns when labels look so).")]
 
 
 def train_command(
@@ -71,6 +73,7 @@ def train_command(
     uncertain_masks: UncertainMasks = None, background_masks: BackgroundMasks = None,
     min_label_score: MinLabelScore = None, prior: Prior = None, no_rotate: NoRotate = False, init: Init = None,
     seed: Seed = 0, device: Device = "auto", apix: Apix = None, coords_format: CoordsFormat = None,
+    flip_y: FlipY = False,
 ) -> None:
     """Train a picker on labelled particles.
 
@@ -94,7 +97,7 @@ def train_command(
     The model file carries the particle size and preprocessing, so
     `cryopick pick --model FILE` needs no training flags repeated.
     """
-    from cryopick.cli._common import check_format, check_positive, console, progress_over
+    from cryopick.cli._common import check_format, check_positive, progress_over, say
     from cryopick.pickers.train_job import TrainJob
     from cryopick.pickers.training import train_picker
 
@@ -103,6 +106,7 @@ def train_command(
     job = TrainJob(tuple(micrographs), coords, diameter_A, output, model=model.value, scheme=scheme.value,
                    epochs=epochs, validation_fraction=validation_fraction, uncertain_masks=uncertain_masks,
                    background_masks=background_masks, min_label_score=min_label_score, prior=prior,
-                   rotate=not no_rotate, init=init, seed=seed, device=device, apix=apix, coords_format=coords_format)
+                   rotate=not no_rotate, init=init, seed=seed, device=device, apix=apix, coords_format=coords_format,
+                   flip_y=flip_y)
     check_format(coords_format)  # stricter than the reader (no 'txt'), as every command that takes --coords-format
-    train_picker(job, progress=console.print, track=progress_over)
+    train_picker(job, progress=say, track=progress_over)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from cryopick.errors import CryopickError
-from cryopick.io.coords import read_coords
+from cryopick.io.coords import mirror_y, read_coords
 from cryopick.io.listing import list_micrographs
 from cryopick.io.masks import check_mask_folder
 from cryopick.io.micrographs import read_micrograph_info
@@ -66,6 +66,8 @@ class TrainJob:
         Pixel size in Å/px overriding the headers.
     coords_format
         Format of ``coords`` when its suffix does not tell.
+    flip_y
+        The labels count y from the bottom row: mirror them as they are read.
     """
 
     micrographs: tuple[str, ...]
@@ -86,6 +88,7 @@ class TrainJob:
     device: str = "auto"
     apix: float | None = None
     coords_format: str | None = None
+    flip_y: bool = False
 
     def __post_init__(self) -> None:
         check_train_job(self)
@@ -145,6 +148,8 @@ def labelled_micrographs(job: TrainJob, progress: Progress | None = None) -> Lab
     if others:
         say(f"note: {n_left_out} labels on {others} micrograph(s) not given are not used")
     check_names_match(labels, shapes, job.coords)
+    if job.flip_y:
+        labels = mirror_y(labels, shapes, job.coords)
     check_inside(labels, shapes, job.coords)
     named = set(labels["micrograph"])
     paths = [info.path for info in infos if info.name in named]

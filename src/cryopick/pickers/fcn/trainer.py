@@ -18,6 +18,7 @@ from cryopick.pickers.fcn.config import FCNTrainConfig
 from cryopick.pickers.fcn.general import general_model_path
 from cryopick.pickers.fcn.images import MASK_KINDS, training_images
 from cryopick.pickers.fcn.train import save_fcn_model, train_fcn
+from cryopick.pickers.label_check import LabelImage, label_warning
 from cryopick.pickers.train_job import Progress, Track, TrainJob, labelled_micrographs
 
 GENERAL_INIT = "general"
@@ -92,6 +93,11 @@ def train_fcn_job(job: TrainJob, progress: Progress | None = None, track: Track 
     for kind, folder in zip(MASK_KINDS, (job.uncertain_masks, job.background_masks)):
         if folder is not None:
             say(f"{kind} masks: {prepared.masks_found[kind]} of {len(data.paths)} micrograph(s) have one in {folder}")
+    if prepared.images:
+        warning = label_warning([LabelImage(image.image, image.labels_xy) for image in prepared.images],
+                                prepared.images[0].preprocessed.diameter_px)
+        if warning is not None:
+            say(warning)
     result = train_fcn(prepared.images, config, progress=say, initial=None if initial is None else initial.network)
     if initial is not None:
         result.notes["init"] = initial.source
