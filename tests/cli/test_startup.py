@@ -51,3 +51,27 @@ def test_every_command_is_checked() -> None:
 
     registered = {command.name for command in app.registered_commands}
     assert registered == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", ["pick", "extract", "train"])
+def test_piped_help_reads_whole(command: str) -> None:
+    """Issue 17: piped help was hard-wrapped at 80 columns into ragged paragraphs, option names were cut
+    (`--background-radi…`) and flags were shown as `<bool>`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH")}
+    done = subprocess.run([sys.executable, "-c", f"from cryopick.cli import main; main([{command!r}, '--help'])"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    text = done.stdout
+    assert done.returncode == 0, done.stderr
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    options = [line for line in lines if line.startswith("│") and "--" in line]
+    assert options and not any("…" in line.split()[1 if line.split()[1] != "*" else 2] for line in options)
+    flags = [line for line in options if "<bool>" in line]
+    assert [line.split()[1] for line in flags] == ["--help"]  # flags take no value: no type shown
+    paragraphs = [p for p in text.split("\n \n") if p.strip() and "│" not in p and "cryopick " not in p]
+    # a paragraph fills its lines: none ends after a word or two unless it is the last line
+    for paragraph in paragraphs:
+        body = [line.strip() for line in paragraph.splitlines() if line.strip()]
+        assert all(len(line) > 50 for line in body[:-1]), paragraph

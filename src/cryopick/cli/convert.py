@@ -20,7 +20,7 @@ Apix = Annotated[Optional[float], typer.Option(
     "--apix", help="Pixel size in Å/px, recorded where a format keeps it.")]
 BoxSize = Annotated[Optional[float], typer.Option(
     "--box-size", help="Box size in pixels for BOX/CBOX (default: each pick's diameter).")]
-FlipY = Annotated[bool, typer.Option("--flip-y", help="Mirror y (rows counted from the bottom); needs -m.")]
+FlipY = Annotated[bool, typer.Option("--flip-y", metavar="", help="Mirror y (rows counted from the bottom); needs -m.")]
 
 
 def convert_command(

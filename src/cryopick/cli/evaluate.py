@@ -32,9 +32,9 @@ Out = Annotated[Optional[Path], typer.Option(
     "--out", help="Folder for metrics.json, per_micrograph.csv, pr_curve.png and overlays.")]
 Overlays = Annotated[int, typer.Option("--overlays", help="How many micrographs to draw into --out.")]
 FlipY = Annotated[bool, typer.Option(
-    "--flip-y", help="Mirror the picks' y (y -> rows - 1 - y) before matching: for picks from a tool that counts "
+    "--flip-y", metavar="", help="Mirror the picks' y (y -> rows - 1 - y) before matching: for picks from a tool that counts "
     "rows from the bottom. Needs -m.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on standard output.")]
+AsJson = Annotated[bool, typer.Option("--json", metavar="", help="Print the metrics as JSON on standard output.")]
 
 
 def evaluate_command(

@@ -19,16 +19,16 @@ class Edge(str, Enum):
 
 
 Output = Annotated[Path, typer.Option(
-    "-o", "--output", help=f"Output folder: {PARTICLES_STAR} and {STACK_FOLDER}/<micrograph>.mrcs.")]
+    "-o", "--output", help=f"Output folder: {PARTICLES_STAR} and {STACK_FOLDER}/MICROGRAPH.mrcs.")]
 BoxSize = Annotated[int, typer.Option("--box-size", help="Box side in pixels of the micrographs (even).")]
 Rescale = Annotated[Optional[int], typer.Option(
     "--rescale", help="Downsample each box to this side (even, at most --box-size) by Fourier cropping.")]
 Invert = Annotated[bool, typer.Option(
-    "--invert/--no-invert", help="Make dark particles white, as RELION expects (cryo-EM: keep it on).")]
+    "--invert/--no-invert", metavar="", help="Make dark particles white, as RELION expects (cryo-EM: keep it on).")]
 Normalise = Annotated[bool, typer.Option(
-    "--normalise/--no-normalise", help="Background (outside the circle) to mean 0, std 1, as RELION does.")]
+    "--normalise/--no-normalise", metavar="", help="Background (outside the circle) to mean 0, std 1, as RELION does.")]
 Ramp = Annotated[bool, typer.Option(
-    "--ramp/--no-ramp", help="Subtract the plane fitted to the background first, as RELION does by default.")]
+    "--ramp/--no-ramp", metavar="", help="Subtract the plane fitted to the background first, as RELION does by default.")]
 BackgroundRadius = Annotated[Optional[float], typer.Option(
     "--background-radius", help="Particle circle radius in output pixels (default 75% of half the box).")]
 EdgeOption = Annotated[Edge, typer.Option(

@@ -34,24 +34,24 @@ Threshold = Annotated[Optional[float], typer.Option(
     "--threshold", help="Keep picks scoring at least this (LoG: robust z, default 2.5; model: probability, "
     "default the model's own, stored in its file: at most 0.3 for fcn models trained now, 0.8 for mlp/cnn).")]
 AllPeaks = Annotated[bool, typer.Option(
-    "--all-peaks", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`.")]
+    "--all-peaks", metavar="", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`.")]
 Format = Annotated[Optional[str], typer.Option(
     "--format", help="star, box, cbox, tsv, cs or csv; default from the suffix.")]
-FlipY = Annotated[bool, typer.Option("--flip-y", help="Write y counted from the bottom row (some tools need it).")]
+FlipY = Annotated[bool, typer.Option("--flip-y", metavar="", help="Write y counted from the bottom row (some tools need it).")]
 FillNonfinite = Annotated[bool, typer.Option(
-    "--fill-nonfinite", help="Replace NaN/inf pixels with the median instead of stopping.")]
+    "--fill-nonfinite", metavar="", help="Replace NaN/inf pixels with the median instead of stopping.")]
 Device = Annotated[str, typer.Option(
     "--device", help="For --model: auto (CUDA when available), cpu, cuda or cuda:N.")]
 TTA = Annotated[bool, typer.Option(
-    "--tta", help="fcn models: average the network over the 8 rotations and mirror images (8x slower).")]
+    "--tta", metavar="", help="fcn models: average the network over the 8 rotations and mirror images (8x slower).")]
 NoJunkRegions = Annotated[bool, typer.Option(
-    "--no-junk-regions", help="fcn models: keep candidates inside detected ice, carbon and other large dark "
+    "--no-junk-regions", metavar="", help="fcn models: keep candidates inside detected ice, carbon and other large dark "
     "regions (dropped by default).")]
 NoBorderBands = Annotated[bool, typer.Option(
-    "--no-border-bands", help="fcn models: keep candidates in blank, padded or striped bands along the edges "
+    "--no-border-bands", metavar="", help="fcn models: keep candidates in blank, padded or striped bands along the edges "
     "(processing artefacts; dropped by default).")]
 AggregateGuard = Annotated[bool, typer.Option(
-    "--aggregate-guard", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
+    "--aggregate-guard", metavar="", help="fcn models: also drop picks whose neighbourhood says aggregate (clumps of "
     "overlapping particles); removes part of them at ~1% of the particles.")]
 Workers = Annotated[Optional[int], typer.Option(
     "--workers", help="Local processes picking in parallel (with --dask local: its workers); default: one "
@@ -63,10 +63,10 @@ Dask = Annotated[Optional[str], typer.Option(
     "--dask", help="Spread the micrographs over a Dask cluster: 'local' (a LocalCluster of --workers "
     "processes) or a scheduler address, e.g. tcp://scheduler:8786 (docs/scale.md).")]
 SkipBad = Annotated[bool, typer.Option(
-    "--skip-bad", help="Leave out micrographs that are bad input (unreadable, NaN pixels, flat ...) with "
+    "--skip-bad", metavar="", help="Leave out micrographs that are bad input (unreadable, NaN pixels, flat ...) with "
     "one line each, instead of stopping; they are tried again when the run is resumed.")]
 Overwrite = Annotated[bool, typer.Option(
-    "--overwrite", help="Start afresh instead of resuming the run in OUTPUT.parts (needed when settings "
+    "--overwrite", metavar="", help="Start afresh instead of resuming the run in OUTPUT.parts (needed when settings "
     "changed).")]
 Truth = Annotated[Optional[Path], typer.Option(
     "--truth", help="True particle positions (any supported format): also report the F1-optimal threshold.")]
@@ -108,10 +108,13 @@ def pick_command(
     threshold can be chosen later with `cryopick evaluate` or in RELION.
 
     After picking, a summary of the candidates' scores is printed (and
-    written by --scores-json): their histogram and, for an fcn model's
-    probabilities, the expected number of particles and the threshold of best
-    expected F1 (estimates, as good as the model's calibration). With --truth
-    it gives the F1-optimal threshold too.
+    written by --scores-json): their histogram, the threshold picked at and
+    where it came from (--threshold, the model's own stored in its file, or the
+    LoG's automatic cut) and, for an fcn model's probabilities, the expected
+    number of particles and the suggested threshold, the best F1 expected from
+    the scores (estimates, as good as the model's calibration). With --truth it
+    gives the F1-optimal threshold too, measured, matching as `cryopick evaluate`
+    does.
     """
     from cryopick.pickers.base import PickRequest
     from cryopick.runs.picking import PickJob, Reporter, run_picking

@@ -54,7 +54,7 @@ MinLabelScore = Annotated[float | None, typer.Option(
 Prior = Annotated[float | None, typer.Option(
     "--prior", help="fcn: fraction of unlabeled pixels near a particle centre; default: estimated "
     "from the data (no need to know how many particles there are).")]
-NoRotate = Annotated[bool, typer.Option("--no-rotate", help="fcn: turn crops by multiples of 90 degrees only.")]
+NoRotate = Annotated[bool, typer.Option("--no-rotate", metavar="", help="fcn: turn crops by multiples of 90 degrees only.")]
 Init = Annotated[str | None, typer.Option(
     "--init", help="fcn: start from a model instead of from scratch: 'general' (the bundled general model; "
     "a few labelled micrographs then adapt it to your protein) or an fcn model file.")]
@@ -64,7 +64,7 @@ Apix = Annotated[float | None, typer.Option("--apix", help="Pixel size in Å/px;
 CoordsFormat = Annotated[str | None, typer.Option(
     "--coords-format", help="Format of --coords if not from suffix.")]
 FlipY = Annotated[bool, typer.Option(
-    "--flip-y", help="The labels count y from the bottom row: mirror them (training warns when labels look so).")]
+    "--flip-y", metavar="", help="The labels count y from the bottom row: mirror them (training warns when labels look so).")]
 
 
 def train_command(
