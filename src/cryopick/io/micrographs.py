@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,8 +141,11 @@ def read_micrograph(
     with open_pixels(path) as (pixels, header_apix, dtype):
         apix_A = _pick_apix(path, apix, header_apix, True)
         try:
+            # a damaged header can claim any size; Linux would rather kill the process than raise
+            # MemoryError, so what cannot fit is told before it is read
+            _check_fits_memory(int(np.prod(pixels.shape, dtype=np.int64)) * 4)
             data = np.array(pixels, dtype=np.float32, order="C")  # one copy: native-endian float32
-        except MemoryError:  # a damaged header can claim any size
+        except MemoryError:
             ny, nx = (int(n) for n in pixels.shape[:2])
             problem = (f"its header says {nx}x{ny} pixels ({ny * nx * 4 / 2**30:.1f} GiB as float32), "
                        "more than the memory free; the header is corrupt or the micrograph too large")
@@ -155,6 +159,28 @@ def read_micrograph(
     if np.dtype(dtype).kind == "f":  # integer pixels are always finite
         _check_finite(path, data, allow_nonfinite)
     return Micrograph(micrograph_name(path), path, data, apix_A)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give without swapping (``MemAvailable``, Linux), else the free pages; None: unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _check_fits_memory(n_bytes: int) -> None:
+    """Raise MemoryError when ``n_bytes`` are more than the memory available."""
+    available = available_memory_bytes()
+    if available is not None and n_bytes > available:
+        raise MemoryError(n_bytes)
 
 
 def _check_finite(path: Path, data: np.ndarray, allow: bool) -> None:

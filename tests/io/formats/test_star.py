@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import starfile
 
@@ -139,3 +140,15 @@ def test_bad_star_files(text: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(CryopickError, match=message) as info:
         read_coords(path)
     assert str(path) in str(info.value) and "; fix: " in str(info.value)
+
+
+def test_names_with_hash_and_spaces_read_back_and_quotes_are_refused(tmp_path: Path) -> None:
+    """Issue 17: ``c#1`` was written bare and read back as ``c`` (``#`` starts a STAR comment)."""
+    names = ["c#1", "a b", "a #b", "plain"]
+    picks = pd.concat([make_picks(n, [10.0, 20.0], [5.0, 7.5], 0.5, 12.0) for n in names], ignore_index=True)
+    write_coords(picks, tmp_path / "p.star")
+    assert read_coords(tmp_path / "p.star")["micrograph"].tolist() == picks["micrograph"].tolist()
+    for quoted in ("d'q", 'e"q'):
+        with pytest.raises(CryopickError, match="has a quote"):
+            write_coords(make_picks(quoted, [1.0], [1.0]), tmp_path / "q.star")
+    assert not (tmp_path / "q.star").exists()

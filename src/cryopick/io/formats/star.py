@@ -118,7 +118,7 @@ def write(picks: pd.DataFrame, path: Path, options: CoordOptions) -> list[Path]:
     particles = coordinate_columns(picks)
     names = picks["micrograph"].astype(str)
     paths = options.micrograph_paths or {}
-    particles["rlnMicrographName"] = [paths.get(n, f"{n}{options.micrograph_suffix}") for n in names]
+    particles["rlnMicrographName"] = [star_value(paths.get(n, f"{n}{options.micrograph_suffix}"), path) for n in names]
     particles["rlnOpticsGroup"] = "1"
     diameter = picks["diameter_px"].to_numpy(dtype=np.float64)
     if np.isfinite(diameter).any():
@@ -172,11 +172,25 @@ def write_autopick_job(picks: pd.DataFrame, folder: Path, options: CoordOptions)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(target, star_text({"": coordinate_columns(group)}))
         written.append(target)
-        rows.append((mic, _relative(target)))
+        rows.append((star_value(mic, folder), star_value(_relative(target), folder)))
     listing = pd.DataFrame(rows, columns=["rlnMicrographName", "rlnMicrographCoordinates"])
     target = folder / "autopick.star"
     write_text_atomic(target, star_text({"coordinate_files": listing}))
     return [target, *written]
+
+
+def star_value(text: str, path: Path) -> str:
+    """``text`` as a STAR value that reads back as written (starfile quotes only spaces).
+
+    A ``#`` would start a comment: such a value is double-quoted. Quotes inside a value
+    do not survive a STAR reader (starfile moves them), so they are refused.
+    """
+    if "'" in text or '"' in text:
+        raise CryopickError(f"the name {text!r} has a quote, which STAR readers do not read back",
+                            path=path, fix="rename the micrograph without quotes, or write CSV (-o picks.csv)")
+    if "#" in text and not any(c.isspace() for c in text):
+        return f'"{text}"'
+    return text
 
 
 def _relative(path: Path) -> str:
