@@ -63,7 +63,7 @@ from tests.cli.test_cli import run_cli
 
 SHAPE = (60, 80)  # (ny, nx): non-square
 APIX = 2.0
-DIAMETER = 20  # Å: 10 px at 2 Å/px
+DIAMETER = 40  # Å: 20 px at 2 Å/px (below 40 Å a pick run warns that no particle is so small)
 SENTINEL = b"complete output of an earlier run\n"
 
 

@@ -139,11 +139,16 @@ def run_picking(job: PickJob, reporter: Reporter = Reporter()) -> PickOutcome:
     from cryopick import __version__
     from cryopick.io.listing import list_micrographs
     from cryopick.io.names import micrograph_name
+    from cryopick.io.picks import typical_diameter_px
+    from cryopick.runs.plausibility import crowding_warning, diameter_warning
     from cryopick.runs.batch import BatchConfig, auto_workers, default_threads
     from cryopick.runs.state import RunFolder, run_folder_for
 
     plan = plan_job(job)
     paths = list_micrographs(job.micrographs)
+    warning = diameter_warning(plan.diameter_A)
+    if warning is not None:
+        reporter.say(warning)
     batch = BatchConfig(workers=job.workers or auto_workers(len(paths), plan.spec.device, job.dask), dask=job.dask,
                         skip_bad=job.skip_bad)
     if job.dask and job.dask != "local":  # the workers have their own devices: let each resolve --device there
@@ -163,6 +168,10 @@ def run_picking(job: PickJob, reporter: Reporter = Reporter()) -> PickOutcome:
                                 fix="fix or replace them; --skip-bad only leaves out some")
         summary = _summary(plan, gathered, truth, job.truth)
         picks = gathered.picks()
+        crowded = crowding_warning(len(picks), typical_diameter_px(picks),
+                                   float(sum(ny * nx for ny, nx in gathered.shapes.values())))
+        if crowded is not None and not job.request.all_peaks:
+            reporter.say(crowded)
         written = _write(picks, job, gathered, {n: str(p) for n, p in zip(names, paths)})
         if not gathered.skipped:  # with some skipped the run is not complete: a resumed run tries them again
             state.mark_complete(threshold=None if job.request.all_peaks else plan.threshold, output=str(job.output),
