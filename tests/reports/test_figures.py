@@ -10,7 +10,7 @@ from PIL import Image
 from cryopick.errors import CryopickError
 from cryopick.evaluation.metrics import evaluate
 from cryopick.io.picks import make_picks
-from cryopick.reports.figures import display_bin, plot_overlay, plot_pr_curve
+from cryopick.reports.figures import display_bin, display_range, plot_overlay, plot_pr_curve
 
 
 def _rgb(path) -> np.ndarray:
@@ -131,3 +131,14 @@ def test_pr_curve_png(tmp_path):
     blue = (np.abs(rgb - [31, 119, 180]).sum(axis=2) < 40).sum()  # matplotlib C0, the first curve
     assert blue > 200
     assert (rgb.sum(axis=2) < 200).sum() > 500  # axes, ticks and text drawn
+
+
+def test_an_ice_blob_does_not_take_the_contrast():
+    """Issue 17: one ice blob could take all the contrast of a thumbnail (1-99 percentile range)."""
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(300, 500))
+    image[:80, :120] -= 40.0  # a dark blob on 6% of the micrograph
+    low, high = display_range(image)
+    assert -3.5 < low < -2.5 and 2.5 < high < 3.5  # the noise around the particles keeps its greys
+    assert display_range(np.full((4, 4), 2.0)) == (1.5, 2.5)
+    assert display_range(np.full((4, 4), np.nan)) == (0.0, 1.0)

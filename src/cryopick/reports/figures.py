@@ -22,6 +22,7 @@ from cryopick.evaluation.metrics import average_precision
 from cryopick.evaluation.matching import match
 from cryopick.io.atomic import atomic_path
 from cryopick.io.picks import typical_diameter_px
+from cryopick.preprocess import median_and_spread
 
 PICK_COLOUR = "#00e5ff"  # cyan: picks when there is no truth to judge them by
 TRUTH_COLOUR = "#ffd400"  # yellow: truth (missed truth when both are given)
@@ -68,15 +69,25 @@ def display_bin(image: np.ndarray, max_side_px: int) -> tuple[np.ndarray, int]:
         return np.where(count > 0, total / count, np.nan).astype(np.float32), factor
 
 
-def display_range(binned: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
-    """The grey range to show: the ``low`` and ``high`` percentiles of the finite pixels (never empty)."""
+DISPLAY_SPREADS = 3.0
+"""The grey range is the median +- this many robust standard deviations of the pixels."""
+
+
+def display_range(binned: np.ndarray, spreads: float = DISPLAY_SPREADS) -> tuple[float, float]:
+    """The grey range to show: the median +- ``spreads`` robust standard deviations of the finite pixels.
+
+    Median and MAD are robust, so an ice blob or a carbon edge covering part of the
+    micrograph keeps its own black or white instead of taking the contrast of the rest
+    (percentiles gave it to them). A flat image gets a range of 1 around its value.
+    """
     values = binned[np.isfinite(binned)]
     if values.size == 0:
         return 0.0, 1.0
-    vmin, vmax = (float(v) for v in np.percentile(values, [low, high]))
-    if not vmax > vmin:
-        vmin, vmax = vmin - 0.5, vmin + 0.5
-    return vmin, vmax
+    centre, spread = median_and_spread(values)
+    if not spread > 0:  # over half the pixels equal: fall back to the full range
+        low, high = float(values.min()), float(values.max())
+        return (low, high) if high > low else (low - 0.5, low + 0.5)
+    return centre - spreads * spread, centre + spreads * spread
 
 
 def _diameter(diameter_px: float | None, *tables: pd.DataFrame | None) -> float:

@@ -49,7 +49,11 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bo
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}.meta{color:#555}.absent{color:#777;font-style:italic}
 .grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:.85em;color:#444;max-width:480px;
-overflow-wrap:anywhere}img{max-width:100%;height:auto;border:1px solid #ddd}"""
+overflow-wrap:anywhere}img{max-width:100%;height:auto;border:1px solid #ddd}
+figure.mic img{width:480px;cursor:zoom-in}figure.mic:target{position:fixed;inset:0;z-index:9;margin:0;padding:1em;
+background:rgba(0,0,0,.88);display:flex;flex-direction:column;align-items:center;justify-content:center}
+figure.mic:target img{width:auto;max-width:96vw;max-height:90vh;cursor:zoom-out}figure.mic:target figcaption{color:#eee;
+max-width:none}.close{display:none}figure.mic:target .close{display:block;position:absolute;inset:0;cursor:zoom-out}"""
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class ReportConfig:
     max_thumbnails
         At most this many micrographs are drawn, chosen evenly through the list.
     thumbnail_side_px
-        Longer side of each drawn micrograph, in pixels of the page.
+        Longer side of each drawn micrograph in pixels: shown 480 px wide, and at full
+        size when clicked.
     threshold
         Picks scoring below this are left out of the thumbnails, counts and P/R/F1 (the
         histogram and the precision-recall curve show every pick). None: keep all.
@@ -75,7 +80,7 @@ class ReportConfig:
     """
 
     max_thumbnails: int = 6
-    thumbnail_side_px: int = 480
+    thumbnail_side_px: int = 1024
     threshold: float | None = None
     diameter_px: float | None = None
     apix: float | None = None
@@ -174,10 +179,14 @@ def _thumbnails(paths: Sequence[Path], kept: pd.DataFrame, truth: pd.DataFrame |
         del mic
         caption = f"{micrograph_name(path)}: {len(mine)} picks" + (
             "" if theirs is None else f", {len(theirs)} true particles")
-        figures.append(f"<figure>{_img(png, micrograph_name(path))}<figcaption>{esc(caption)}</figcaption></figure>")
+        anchor = f"mic-{len(figures)}"  # click: the figure fills the window (CSS :target); click again: back
+        figures.append(f'<figure class="mic" id="{anchor}"><a href="#{anchor}" title="click to enlarge">'
+                       f"{_img(png, micrograph_name(path))}</a><figcaption>{esc(caption)}</figcaption>"
+                       '<a href="#micrographs" class="close" title="click to go back"></a></figure>')
     legend = ("green: picks matched to a true particle, red: picks matched to none, dashed yellow: missed particles"
               if truth is not None else "cyan circles: picks")
-    return (f"<p>{len(chosen)} of {len(paths)} micrographs, chosen evenly; {esc(legend)}.</p>"
+    return (f"<p>{len(chosen)} of {len(paths)} micrographs, chosen evenly; {esc(legend)}. Click a micrograph to "
+            "enlarge it, and again to go back.</p>"
             f'<div class="grid">{"".join(figures)}</div>')
 
 
