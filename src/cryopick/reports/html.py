@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +44,6 @@ from cryopick.postprocess.score_summary import summarise_scores
 SECTION_TITLES: dict[str, str] = {"micrographs": "Micrographs", "scores": "Scores", "counts": "Picks per micrograph",
                                   "truth": "Against truth", "training": "Training"}
 """The ``<h2>`` heading of each section, by key."""
-
-_CSS = """body{font-family:system-ui,Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}.meta{color:#555}.absent{color:#777;font-style:italic}
-.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:.85em;color:#444;max-width:480px;
-overflow-wrap:anywhere}img{max-width:100%;height:auto;border:1px solid #ddd}
-figure.mic img{width:480px;cursor:zoom-in}figure.mic:target{position:fixed;inset:0;z-index:9;margin:0;padding:1em;
-background:rgba(0,0,0,.88);display:flex;flex-direction:column;align-items:center;justify-content:center}
-figure.mic:target img{width:auto;max-width:96vw;max-height:90vh;cursor:zoom-out}figure.mic:target figcaption{color:#eee;
-max-width:none}.close{display:none}figure.mic:target .close{display:block;position:absolute;inset:0;cursor:zoom-out}"""
-
 
 @dataclass(frozen=True)
 class ReportConfig:
@@ -94,6 +83,11 @@ class ReportConfig:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise CryopickError(f"{name} must be positive, not {value}", fix=f"give a positive {name}")
+
+
+def _css() -> str:
+    """The page's style sheet (``assets/report.css``), one rule a line."""
+    return resources.files("cryopick.reports").joinpath("assets/report.css").read_text(encoding="utf-8").strip()
 
 
 def esc(text: object) -> str:
@@ -392,7 +386,7 @@ def build_report(picks: pd.DataFrame, micrographs: Sequence[str | Path] = (), *,
     parts += [f'<section id="{key}"><h2>{SECTION_TITLES[key]}</h2>{text}</section>' for key, text in sections]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(config.title)}</title><style>{_CSS}</style></head>\n"
+            f"<title>{esc(config.title)}</title><style>{_css()}</style></head>\n"
             f"<body><h1>{esc(config.title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n")
 
 
