@@ -45,3 +45,16 @@ def test_a_long_message_stays_one_line_in_a_log_file() -> None:
     done = subprocess.run([sys.executable, "-c", f"from cryopick.cli._common import say; say({line!r})"],
                           capture_output=True, text=True, timeout=60)
     assert done.stderr == line + "\n"
+
+
+def test_pick_help_states_the_thresholds_the_models_have() -> None:
+    """Issue 17: `pick --help` said the default threshold was 0.5 while the model picked at 0.386."""
+    from cryopick.cli.pick import GENERAL_MODEL_THRESHOLD
+    from cryopick.models.checkpoint import load_model
+    from cryopick.pickers.fcn.config import FCNTrainConfig
+    from cryopick.pickers.fcn.general import general_model_path
+    from cryopick.pickers.log import LoGConfig
+
+    assert round(load_model(general_model_path()).threshold, 3) == GENERAL_MODEL_THRESHOLD
+    assert FCNTrainConfig().default_threshold == 0.3
+    assert LoGConfig().auto_threshold == 2.5

@@ -30,9 +30,13 @@ Model = Annotated[Optional[Path], typer.Option(
 MethodOption = Annotated[Optional[Method], typer.Option(
     "--method", help="model (default): --model, or the bundled general model; log: the reference-free "
     "Laplacian-of-Gaussian picker.")]
+GENERAL_MODEL_THRESHOLD = 0.386
+"""The bundled general model's own threshold, for --help (which must not load the model; a test checks it)."""
 Threshold = Annotated[Optional[float], typer.Option(
-    "--threshold", help="Keep picks scoring at least this (LoG: robust z, default 2.5; model: probability, "
-    "default the model's own, stored in its file: at most 0.3 for fcn models trained now, 0.8 for mlp/cnn).")]
+    "--threshold", help="Keep picks scoring at least this (LoG: robust z, default its automatic cut 2.5; model: "
+    f"probability, default the model's own, stored in its file: {GENERAL_MODEL_THRESHOLD:g} for the bundled general "
+    "model, 0.3 or lower for fcn models trained now, 0.8 for mlp/cnn). The summary after picking says which was used "
+    "and where it came from.")]
 AllPeaks = Annotated[bool, typer.Option(
     "--all-peaks", metavar="", help="Keep every peak, weakest last, e.g. to sweep thresholds in `cryopick evaluate`.")]
 Format = Annotated[Optional[str], typer.Option(
