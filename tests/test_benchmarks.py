@@ -222,3 +222,11 @@ def test_real_benchmark_quick(shared_data: Path, tmp_path: Path, capsys: pytest.
     for row in report["rows"]:
         assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["average_precision"] <= 1.0 and row["n_truth"] > 0
     assert "ribosome" in capsys.readouterr().out
+
+
+def test_label_check_benchmark_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = load("bench_label_check").main(["--quick", "--json", str(tmp_path / "labels.json")])
+    assert "verdict" in capsys.readouterr().out
+    rows = {row["labels"]: row for row in report["rows"]}
+    assert rows["as given"]["verdict"] == "pass" and rows["flipped"]["verdict"] == "flip", rows
+    assert report["all_right"]

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from cryopick.cli import clean, convert, evaluate, extract, pick, simulate, train, train_general
-from cryopick.cli import report, review
+from cryopick.cli import report, review, tomo
 from cryopick.cli._app import app
 from cryopick.errors import CryopickError
 
@@ -24,6 +24,7 @@ app.command("extract")(extract.extract_command)
 app.command("train-general")(train_general.train_general_command)
 app.command("report")(report.report_command)
 app.command("review")(review.review_command)
+app.add_typer(tomo.app, name="tomo")
 
 EXIT_INPUT_ERROR = 2
 

@@ -197,9 +197,14 @@ def match(
 def match_tables(
     picks: pd.DataFrame, truth: pd.DataFrame, codes_p: np.ndarray, codes_t: np.ndarray, radius: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Match all micrographs at once: micrograph code becomes a far-apart third axis."""
+    """Match all micrographs at once: micrograph code becomes a far-apart extra axis.
+
+    When both tables carry a ``z`` column (tomograms: x, y, z = column, row, section)
+    the distance is measured in 3D.
+    """
     spacing = 4.0 * radius + 1.0  # different micrographs are > radius apart
-    pxyz = np.column_stack([picks["x"].to_numpy(), picks["y"].to_numpy(), codes_p * spacing])
-    txyz = np.column_stack([truth["x"].to_numpy(), truth["y"].to_numpy(), codes_t * spacing])
+    axes = ("x", "y", "z") if "z" in picks.columns and "z" in truth.columns else ("x", "y")
+    pxyz = np.column_stack([picks[a].to_numpy(np.float64) for a in axes] + [codes_p * spacing])
+    txyz = np.column_stack([truth[a].to_numpy(np.float64) for a in axes] + [codes_t * spacing])
     pi, ti, d = _candidate_pairs(pxyz, txyz, radius)
     return _solve_pairs(pi, ti, d, _rank_weights(picks["score"].to_numpy()), len(pxyz), len(txyz), radius)

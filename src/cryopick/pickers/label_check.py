@@ -92,7 +92,8 @@ def label_structure(images: Sequence[LabelImage], diameter_px: float, *, mirrore
     null = []
     for _ in range(N_NULL):
         random = [np.column_stack([rng.uniform(0, item.image.shape[1] - 1, len(xy)),
-                                   rng.uniform(0, item.image.shape[0] - 1, len(xy))]) for item, xy in zip(images, placed)]
+                                   rng.uniform(0, item.image.shape[0] - 1, len(xy))])
+                  for item, xy in zip(images, placed)]
         null.append(_structure(images, random, half, disc))
     null_array = np.asarray(null)
     spread = float(np.std(null_array))

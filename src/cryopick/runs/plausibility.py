@@ -1,4 +1,6 @@
-"""Warnings for pick runs whose settings look like a mistake: a diameter no particle has, picks packed tighter than particles fit.
+"""Warnings for pick runs whose settings look like a mistake.
+
+A diameter no particle has, or picks packed tighter than particles fit.
 
 Both come as one line with the fix, said by :func:`cryopick.runs.picking.run_picking`;
 neither stops the run (a user may know better).

@@ -1,0 +1,286 @@
+"""Training the 3D picker from sparse point labels: positive-unlabeled, the particle count estimated.
+
+Labels mark some particle centres; everything else is *unlabeled* (particles and
+background mixed), never "background". The network learns with the non-negative PU
+risk (Kiryo et al. 2017, :func:`cryopick.pickers.fcn.pu.nn_pu_loss`):
+
+* **Positives**: working voxels within ``0.3 d`` of a label. A shell up to ``0.6 d``
+  around each label is left out (weight 0): neither particle centre nor clean background.
+* **The prior** (the particle-centre fraction of the unlabeled voxels) comes from an
+  estimated particle count: the labels' upper-quartile LoG score cuts the LoG peaks of
+  the training tomograms, and four times the peaks above it is the count (a quarter of
+  the particles score above their upper quartile, few noise peaks do). Labels are a
+  sample of the particles, so this needs no count from the user; wrong labels pull the
+  quartile down a little, so the count runs high rather than low.
+* **Wrong labels** are tolerated by the PU risk (a few wrong positives move it little);
+  the network's own score then marks them: after training, labels whose probability
+  stays under 0.1 are reported as likely wrong.
+* **Augmentation**: crops turned by multiples of 90° about z and flipped in x, y and z
+  (all exact on the voxel grid). Flips and 180° turns keep the missing wedge where it
+  is; 90° turns move it from the x-z to the y-z plane, so the network learns particles
+  whichever way the tilt axis lies.
+* **Stopping**: the PU risk of a held-out slab (the unlabeled voxels of the last 15% of
+  sections of every tomogram, against all the labels) is checked every 25 steps;
+  training stops when it has not improved for 6 checks, or after ``max_steps``.
+* **Two rounds**: round 1 uses the first guess (at least twice the labels); the trained
+  network then counts the particles (labels scoring as background set aside as wrong,
+  twice the peaks above the others' median score), and round 2 continues with that
+  count's prior. Each round takes up to ``max_steps / 2`` steps.
+* **Threshold**: the score of the counted-th strongest peak on the training tomograms,
+  so the picks number about as many as the particles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from cryopick.errors import CryopickError
+from cryopick.tomo.log3d import log_scores
+from cryopick.tomo.model_file import TomoModel
+from cryopick.tomo.network import TomoFCN
+from cryopick.tomo.peaks import find_peaks_3d
+from cryopick.tomo.scale import WorkingVolume
+
+
+@dataclass(frozen=True)
+class TomoTrainConfig:
+    """Training settings; the defaults hold across the simulated structures (docs/tomograms.md)."""
+
+    crop_vox: int = 24
+    batch: int = 4
+    max_steps: int = 1200
+    check_every: int = 25
+    patience: int = 6
+    learning_rate: float = 2e-3
+    holdout_fraction: float = 0.15
+    seed: int = 0
+
+
+@dataclass
+class LabelledVolume:
+    """A working-scale training volume and its labels (working voxels, z, y, x)."""
+
+    name: str
+    work: WorkingVolume
+    labels_zyx: np.ndarray
+
+
+def _maps(item: LabelledVolume) -> tuple[np.ndarray, np.ndarray]:
+    """Positive map (1 within 0.3 d of a label) and unlabeled weight (0 in the shell to 0.6 d)."""
+    shape = item.work.data.shape
+    d = item.work.diameter_vox
+    positive = np.zeros(shape, np.float32)
+    weight = np.ones(shape, np.float32)
+    r_out = max(int(np.ceil(0.6 * d)), 1)
+    grid = np.mgrid[-r_out:r_out + 1, -r_out:r_out + 1, -r_out:r_out + 1].astype(np.float32)
+    dist = np.sqrt((grid**2).sum(axis=0))
+    for centre in np.rint(item.labels_zyx).astype(int):
+        lo = centre - r_out
+        sl = tuple(slice(max(l, 0), min(l + 2 * r_out + 1, n)) for l, n in zip(lo, shape))
+        sub = tuple(slice(s.start - l, s.stop - l) for s, l in zip(sl, lo))
+        near = dist[sub]
+        positive[sl] = np.maximum(positive[sl], (near <= max(0.3 * d, 1.0)).astype(np.float32))
+        weight[sl] = np.minimum(weight[sl], (near > 0.6 * d).astype(np.float32))
+    return positive, weight
+
+
+def estimate_count(items: Sequence[LabelledVolume], quantile: float = 0.75) -> float:
+    """Particles in the training volumes, from the LoG peaks and the LoG scores at the labels.
+
+    Labels sample the particles, so a fraction ``1 - quantile`` of the particles score
+    above the labels' ``quantile``-th LoG score; so few noise peaks score that high that
+    the peaks above it, divided by ``1 - quantile``, count the particles.
+    """
+    at_labels, peaks = [], []
+    for item in items:
+        scores = log_scores(item.work)
+        idx = np.clip(np.rint(item.labels_zyx).astype(int), 0, np.array(scores.shape) - 1)
+        at_labels.append(scores[tuple(idx.T)])
+        peaks.append(find_peaks_3d(scores, 0.7 * item.work.diameter_vox)[1])
+    cut = float(np.quantile(np.concatenate(at_labels), quantile))
+    n_above = float((np.concatenate(peaks) >= cut).sum())
+    return max(n_above / (1.0 - quantile), float(sum(len(i.labels_zyx) for i in items)))
+
+
+def train_tomo(items: Sequence[LabelledVolume], diameter_A: float, config: TomoTrainConfig = TomoTrainConfig(),
+               progress: Callable[[str], None] | None = None) -> TomoModel:
+    """Train the 3D picker on labelled working volumes; returns the model with its threshold and record.
+
+    Round 1 learns with the first guess of the particle count; the trained network then
+    counts the particles itself (:func:`count_with_network`) and round 2 goes on from
+    round 1's weights with that count's prior.
+    """
+    import torch
+
+    say = progress or (lambda line: None)
+    n_labels = sum(len(i.labels_zyx) for i in items)
+    if not items or n_labels == 0:
+        raise CryopickError("no labels on the training tomograms", fix="give labels (--coords) on the tomograms given")
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    maps = [_maps(item) for item in items]
+    ball = sum(float(p.sum()) for p, _ in maps) / n_labels
+    unlabeled = sum(float(((1 - p) * w).sum()) for p, w in maps)
+
+    def prior_for(count: float) -> float:
+        return float(np.clip(max(count - n_labels, 0.25 * count) * ball / max(unlabeled, 1.0), 1e-4, 0.5))
+
+    first = max(estimate_count(items), 2.0 * n_labels)  # labels are rarely more than half the particles
+    network = TomoFCN()
+    history: list[dict] = []
+    count, steps, n_wrong = first, 0, 0
+    for round_no in (1, 2):
+        prior = prior_for(count)
+        say(f"round {round_no}: {count:.0f} particles in the training tomograms, prior {prior:.5f}")
+        steps += _fit(network, items, maps, prior, config, rng, history, round_no, say, start)
+        count, n_wrong, ranked = count_with_network(network, items)
+        say(f"the network counts {count:.0f} particles; {n_wrong} of the {n_labels} labels score as background "
+            "(likely wrong)")
+    threshold = float(ranked[min(int(round(count)), len(ranked)) - 1]) if len(ranked) else 0.5
+    record = {"steps": steps, "seconds": round(time.perf_counter() - start, 1), "prior": prior,
+              "n_particles_first_guess": first, "n_particles_estimate": count, "n_labels": n_labels,
+              "n_labels_likely_wrong": n_wrong,
+              "history": {k: [h[k] for h in history] for k in ("round", "step", "holdout_risk")}}
+    say(f"trained in {record['seconds']:.0f} s ({steps} steps); threshold {threshold:.3f}")
+    return TomoModel(network, diameter_A, threshold, record)
+
+
+def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, rng: np.random.Generator,
+         history: list[dict], round_no: int, say: Callable[[str], None], start: float) -> int:
+    """One round of nnPU steps with early stopping on the held-out slab; leaves the best weights in ``network``."""
+    import torch
+
+    from cryopick.pickers.fcn.pu import nn_pu_loss
+
+    network.train()
+    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate / round_no)
+    holdout = [int(item.work.data.shape[0] * (1 - config.holdout_fraction)) for item in items]
+    best, best_state, stale, steps = np.inf, None, 0, 0
+    for steps in range(1, config.max_steps // 2 + 1):
+        x, p, w = _batch(items, maps, holdout, config, rng)
+        logits = network(torch.from_numpy(x))
+        pos = torch.from_numpy(p) > 0.5
+        if not pos.any():  # a batch with no label in reach teaches nothing positive: draw another
+            continue
+        loss, _ = nn_pu_loss(logits[pos], logits[~pos], prior, weights_unl=torch.from_numpy(w)[~pos],
+                             loss="logistic")
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if steps % config.check_every == 0:
+            risk = _holdout_risk(network, items, maps, holdout, prior)
+            history.append({"round": round_no, "step": steps, "holdout_risk": risk})
+            say(f"round {round_no} step {steps:5d}  held-out risk {risk:.5f}  ({time.perf_counter() - start:.0f} s)")
+            if risk < best - 1e-6:
+                best, stale = risk, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return steps
+
+
+def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], wrong_below: float = 0.1
+                       ) -> tuple[float, int, np.ndarray]:
+    """Particles counted with the trained network: ``(count, labels likely wrong, peak scores descending)``.
+
+    Each label's score is the strongest probability within half a diameter of it; labels
+    under ``wrong_below`` are taken as wrong. The others sample the particles' scores,
+    so twice the peaks scoring above their median is the count (the network scores
+    little noise that high).
+    """
+    import torch
+
+    from cryopick.tomo.pick import probability_map
+
+    label_scores, peaks = [], []
+    for item in items:
+        with torch.inference_mode():
+            scores = probability_map(network, item.work.data)
+        near = ndimage.maximum_filter(scores, size=max(int(round(item.work.diameter_vox)) | 1, 3), mode="nearest")
+        idx = np.clip(np.rint(item.labels_zyx).astype(int), 0, np.array(scores.shape) - 1)
+        label_scores.append(near[tuple(idx.T)])
+        peaks.append(find_peaks_3d(scores, 0.7 * item.work.diameter_vox, floor=0.0)[1])
+    at_labels = np.concatenate(label_scores)
+    ranked = np.sort(np.concatenate(peaks))[::-1]
+    right = at_labels[at_labels >= wrong_below]
+    n_wrong = int((at_labels < wrong_below).sum())
+    if not right.size:
+        return float(len(at_labels)), n_wrong, ranked
+    count = 2.0 * float((ranked >= np.median(right)).sum())
+    return max(count, float(right.size)), n_wrong, ranked
+
+
+def _batch(items, maps, holdout, config: TomoTrainConfig, rng: np.random.Generator):
+    """``batch`` augmented crops (volume, positives, weights), each ``(n, 1, c, c, c)``, from the training sections."""
+    c = config.crop_vox
+    xs, ps, ws = [], [], []
+    for b in range(config.batch):
+        i = int(rng.integers(len(items)))
+        vol = items[i].work.data
+        pos, weight = maps[i]
+        limits = (holdout[i], vol.shape[1], vol.shape[2])
+        size = [min(c, n) for n in limits]
+        origin = [int(rng.integers(0, n - s + 1)) for n, s in zip(limits, size)]
+        if len(items[i].labels_zyx) and (b == 0 or rng.random() < 0.5):  # half (and the first) hold a label
+            label = items[i].labels_zyx[int(rng.integers(len(items[i].labels_zyx)))]
+            origin = [int(np.clip(round(l) - s // 2 + rng.integers(-s // 4, s // 4 + 1), 0, n - s))
+                      for l, n, s in zip(label, limits, size)]
+        sl = tuple(slice(o, o + s) for o, s in zip(origin, size))
+        crops = [vol[sl], pos[sl], weight[sl]]
+        k, flips = int(rng.integers(4)), rng.random(3) < 0.5
+        crops = [_augment(a, k, flips) for a in crops]
+        crops = [np.pad(a, [(0, c - s) for s in a.shape]) for a in crops]  # small volumes: zero weight in padding
+        xs.append(crops[0])
+        ps.append(crops[1])
+        ws.append(crops[2] * _inside(crops[0].shape, [min(c, n) for n in crops[0].shape]))
+    return (np.stack(xs)[:, None].astype(np.float32), np.stack(ps)[:, None].astype(np.float32),
+            np.stack(ws)[:, None].astype(np.float32))
+
+
+def _inside(shape, size) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    mask[tuple(slice(0, s) for s in size)] = 1.0
+    return mask
+
+
+def _augment(a: np.ndarray, k: int, flips: np.ndarray) -> np.ndarray:
+    out = np.rot90(a, k, axes=(1, 2))
+    for axis, flip in enumerate(flips):
+        if flip:
+            out = np.flip(out, axis)
+    return np.ascontiguousarray(out)
+
+
+def _holdout_risk(network, items, maps, holdout, prior: float) -> float:
+    """The nnPU risk of the unlabeled voxels of every tomogram's held-out sections against all its labels."""
+    import torch
+
+    from cryopick.pickers.fcn.pu import nn_pu_loss
+
+    pos_logits, unl_logits, unl_weights = [], [], []
+    with torch.inference_mode():
+        for item, (pos, weight), start in zip(items, maps, holdout):
+            logits = network(torch.from_numpy(item.work.data)[None, None])[0, 0]
+            p = torch.from_numpy(pos) > 0.5
+            pos_logits.append(logits[p])
+            held = torch.zeros_like(p)
+            held[start:] = True
+            unl = held & ~p
+            unl_logits.append(logits[unl])
+            unl_weights.append(torch.from_numpy(weight)[unl])
+    weights = torch.cat(unl_weights)
+    if not sum(len(t) for t in pos_logits) or float(weights.sum()) <= 0:
+        return float("nan")
+    return float(nn_pu_loss(torch.cat(pos_logits), torch.cat(unl_logits), prior, weights_unl=weights,
+                            loss="logistic")[1])
