@@ -44,6 +44,14 @@ def test_train_pick_evaluate_beats_the_floor(small_set: Path, capsys: pytest.Cap
     before = picks.read_bytes()
     code, _, err = run_cli(["tomo", "pick", tomos[2], "--model", model, "--all-peaks", "-o", picks], capsys)
     assert code == 0 and "resuming: 1 of 1" in err and picks.read_bytes() == before
+    # another threshold is a cut of the candidates kept: still a resume, fewer picks
+    from cryopick.tomo.coords import read_picks3d
+
+    cut = float(read_picks3d(picks)["score"].nlargest(10).iloc[-1])
+    code, _, err = run_cli(["tomo", "pick", tomos[2], "--model", model, "--threshold", cut, "-o", picks], capsys)
+    assert code == 0 and "resuming: 1 of 1" in err
+    strong = read_picks3d(picks)
+    assert 10 <= len(strong) < fcn["n_picks"] and (strong["score"] >= cut - 1e-6).all()
 
 
 def test_the_3d_log_baseline_runs_and_a_2d_file_is_one_line(small_set: Path, tmp_path: Path,

@@ -113,7 +113,9 @@ def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
 
         load_tomo_model(job.model)  # a bad model fails before any work
     paths = list_tomograms(job.tomograms)
-    settings = {**{k: str(v) for k, v in asdict(job).items() if k not in ("tomograms", "output", "workers")},
+    # what changes the candidates kept: not the threshold or --all-peaks (cut afterwards), nor the workers
+    settings = {**{k: str(v) for k, v in asdict(job).items()
+                   if k not in ("tomograms", "output", "workers", "threshold", "all_peaks")},
                 "model_sha256": None if job.model is None else hashlib.sha256(job.model.read_bytes()).hexdigest()}
     folder = Path(f"{job.output}.parts")
     folder.mkdir(parents=True, exist_ok=True)
