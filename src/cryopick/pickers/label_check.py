@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cryopick.extract.boxes import crosses_edge, cut_boxes
+
 MIN_LABELS = 20
 """Fewer labels than this say too little to judge."""
 N_NULL = 24
@@ -41,13 +43,13 @@ class LabelImage:
 
 def _patches_sum(image: np.ndarray, xy: np.ndarray, half: int) -> tuple[np.ndarray, int]:
     """Sum of the (2 half + 1)² patches centred on ``xy`` (rounded) that lie inside, and their count."""
-    ny, nx = image.shape
-    cx, cy = np.rint(xy[:, 0]).astype(np.int64), np.rint(xy[:, 1]).astype(np.int64)
-    inside = (cx >= half) & (cx < nx - half) & (cy >= half) & (cy < ny - half)
-    total = np.zeros((2 * half + 1, 2 * half + 1), np.float64)
-    for x, y in zip(cx[inside], cy[inside]):
-        total += image[y - half:y + half + 1, x - half:x + half + 1]
-    return total, int(inside.sum())
+    size = 2 * half + 1
+    cx, cy = np.rint(xy[:, 0]).astype(np.intp), np.rint(xy[:, 1]).astype(np.intp)
+    inside = ~crosses_edge(cx, cy, size, image.shape)
+    if not inside.any():
+        return np.zeros((size, size), np.float64), 0
+    boxes = cut_boxes(image, cx[inside], cy[inside], size)
+    return boxes.sum(axis=0, dtype=np.float64), int(inside.sum())
 
 
 def _structure(images: Sequence[LabelImage], xys: Sequence[np.ndarray], half: int, disc: np.ndarray) -> float:

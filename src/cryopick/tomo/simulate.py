@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cryopick.errors import CryopickError
+from cryopick.simulate.canvas import paste
 from cryopick.tomo.reconstruct import (back_project, dose_symmetric_order, projection_u, tilt_angles_deg,
                                        tilt_rotation)
 
@@ -187,16 +188,6 @@ def _disc_profile(kind: str, rho_A: np.ndarray, diameter_A: float) -> np.ndarray
     return outer - 2.0 * np.sqrt(np.clip(inner * inner - rho_A**2, 0.0, None))
 
 
-def _add(canvas: np.ndarray, patch: np.ndarray, row: float, col: float) -> None:
-    """Add ``patch`` centred at (row, col), rounded, clipped to the canvas."""
-    h, w = patch.shape
-    r0, c0 = int(round(row)) - h // 2, int(round(col)) - w // 2
-    rs, cs = max(r0, 0), max(c0, 0)
-    re, ce = min(r0 + h, canvas.shape[0]), min(c0 + w, canvas.shape[1])
-    if rs < re and cs < ce:
-        canvas[rs:re, cs:ce] += patch[rs - r0:re - r0, cs - c0:ce - c0]
-
-
 def _tilt_images(config: TomoSimConfig, objects: pd.DataFrame, structure, rotations: np.ndarray,
                  angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Projected contrast of the particles and of everything else, one (ny, nx) image per tilt."""
@@ -216,14 +207,14 @@ def _tilt_images(config: TomoSimConfig, objects: pd.DataFrame, structure, rotati
             images = project(structure, tilt[None] @ rotations, a, box, 3.0 * a, max_points=6000)
             u = projection_u(particles["xc"].to_numpy(), particles["zc"].to_numpy(), angle) + (nx - 1) / 2.0
             for image, row, col in zip(images, particles["y"].to_numpy(), u):
-                _add(parts[t], image * scale, row, col)
+                paste(parts[t], image * scale, cx=col, cy=row)
         for kind, xc, y, zc, diameter in others[["kind", "xc", "y", "zc", "diameter_px"]].itertuples(index=False):
             half = int(math.ceil(diameter / 2)) + 1
             grid = np.arange(-half, half + 1, dtype=np.float64)
             col = float(projection_u(xc, zc, angle)) + (nx - 1) / 2.0
             rho = np.hypot(grid[:, None] - (y - round(y)), grid[None, :] - (col - round(col))) * a
             thickness = _disc_profile(kind, rho, diameter * a)
-            _add(junk[t], (CONTRASTS[kind] * thickness * a * a).astype(np.float32), y, col)
+            paste(junk[t], (CONTRASTS[kind] * thickness * a * a).astype(np.float32), cx=col, cy=y)
     return parts, junk
 
 
