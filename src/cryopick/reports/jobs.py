@@ -24,6 +24,7 @@ from cryopick.io.micrographs import diameter_A_to_px
 from cryopick.io.picks import typical_diameter_px
 from cryopick.reports.html import ReportConfig, write_report
 from cryopick.reports.review import ReviewConfig, write_review_page
+from cryopick.runs.planning import model_checksum
 from cryopick.runs.state import run_candidates, run_folder_for
 
 
@@ -84,12 +85,6 @@ class PageWritten:
     run_candidates: bool
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def report_files(job: ReportJob, *, say: Callable[[str], None] = _quiet) -> PageWritten:
     """Write the report page (:func:`cryopick.reports.html.write_report`) about the job's files.
 
@@ -116,7 +111,7 @@ def report_files(job: ReportJob, *, say: Callable[[str], None] = _quiet) -> Page
         loaded = load_model(job.model)
         training = loaded.training
         sources["model"] = f"{job.model} ({loaded.kind})"
-        if run is not None and run.picked_by is not None and run.model_sha256 != _sha256(job.model):
+        if run is not None and run.picked_by is not None and run.model_sha256 != model_checksum(job.model):
             say(f"note: {job.picks} was picked by {run.picked_by or 'another model'}, not by {job.model}: "
                 f"the page shows {job.model.name}'s training curves beside the pick run's threshold")
             sources["model"] += ": training curves only; it did not make these picks"

@@ -39,6 +39,11 @@ class RunPlan:
     picked_by: str = "the LoG picker"
 
 
+def model_checksum(path: str | Path) -> str:
+    """The SHA-256 of a model file, as a pick run records it (``model_sha256``) and a report compares it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def plan_log(diameter_A: float | None, request: PickRequest) -> RunPlan:
     """The LoG picker (no model): its threshold rule is :meth:`cryopick.pickers.log.LoGPicker.plan`."""
     if diameter_A is None:
@@ -62,7 +67,7 @@ def plan_model(model: Path | None, diameter_A: float | None, request: PickReques
 
     model_file = model if model is not None else general_model_path()
     loaded = load_model(model_file)
-    checksum = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
+    checksum = model_checksum(model_file)
     if is_general(loaded.training) and diameter_A is None:
         raise CryopickError("a general model picks any particle size and needs yours", path=model,
                             fix="pass --diameter in Å")

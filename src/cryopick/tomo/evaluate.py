@@ -7,6 +7,7 @@ matching rule, the curve, AP and best F1 are those of ``docs/evaluation.md``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cryopick.evaluation.metrics import Evaluation, evaluate
@@ -32,8 +33,6 @@ def fraction_on(picks: pd.DataFrame, objects: pd.DataFrame, kinds: tuple[str, ..
     diameter of its centre (for a vesicle: within 40 Å of its shell is not told apart, so
     the whole sphere counts).
     """
-    import numpy as np
-
     judged = picks if threshold is None else picks.loc[picks["score"] >= threshold]
     if judged.empty:
         return 0.0

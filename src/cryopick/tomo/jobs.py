@@ -12,7 +12,6 @@ depend on which finishes first.
 from __future__ import annotations
 
 import json
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.io.atomic import write_text_atomic
+from cryopick.runs.planning import model_checksum
 from cryopick.tomo.coords import checked, read_picks3d, write_picks3d
 from cryopick.tomo.volumes import list_tomograms, open_tomogram, tomogram_shape
 
@@ -53,8 +53,8 @@ def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
     from cryopick.tomo.train import LabelledVolume, TomoTrainConfig, train_tomo
 
     paths = list_tomograms(job.tomograms)
-    shapes = {p.stem: tomogram_shape(p, job.apix)[0] for p in paths}
-    labels = read_picks3d(job.coords, shapes=shapes, apix=_apix(paths, job.apix), names=[p.stem for p in paths])
+    shapes, apix = _headers(paths, job.apix)
+    labels = read_picks3d(job.coords, shapes=shapes, apix=apix, names=[p.stem for p in paths])
     unknown = sorted(set(labels["tomogram"]) - set(shapes))
     if len(unknown) == labels["tomogram"].nunique():
         raise CryopickError(f"no label names a tomogram given (labels name e.g. {unknown[0]})", path=job.coords,
@@ -74,8 +74,10 @@ def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
     return save_tomo_model(job.output, model)
 
 
-def _apix(paths: list[Path], apix: float | None) -> float:
-    return apix if apix is not None else tomogram_shape(paths[0])[1]
+def _headers(paths: list[Path], apix: float | None) -> tuple[dict[str, tuple[int, int, int]], float]:
+    """Each tomogram's (nz, ny, nx) by name, from its header, and the voxel size (``apix``, else the first's)."""
+    headers = {p.stem: tomogram_shape(p, apix) for p in paths}
+    return {name: shape for name, (shape, _) in headers.items()}, headers[paths[0].stem][1]
 
 
 def _check_inside(table: pd.DataFrame, shape: tuple[int, int, int], source: Path) -> None:
@@ -108,15 +110,12 @@ def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
     """Pick every tomogram (resuming a run in ``OUTPUT.parts``) and write the picks; returns them."""
     if job.model is None and job.diameter_A is None:
         raise CryopickError("the 3D LoG picker needs the particle size", fix="pass --diameter in Å, or --model")
-    if job.model is not None:
-        from cryopick.tomo.model_file import load_tomo_model
-
-        load_tomo_model(job.model)  # a bad model fails before any work
+    threshold = _threshold(job)  # reads the model: a bad one fails before any work
     paths = list_tomograms(job.tomograms)
     # what changes the candidates kept: not the threshold or --all-peaks (cut afterwards), nor the workers
     settings = {**{k: str(v) for k, v in asdict(job).items()
                    if k not in ("tomograms", "output", "workers", "threshold", "all_peaks")},
-                "model_sha256": None if job.model is None else hashlib.sha256(job.model.read_bytes()).hexdigest()}
+                "model_sha256": None if job.model is None else model_checksum(job.model)}
     folder = Path(f"{job.output}.parts")
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "settings.json"
@@ -138,23 +137,23 @@ def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
             say(f"picked {path.stem}")
     every = checked(pd.concat([pd.read_csv(folder / f"{p.stem}.csv", dtype={"tomogram": str}) for p in paths],
                               ignore_index=True))
-    threshold = _threshold(job)
     picks = every if job.all_peaks else every.loc[every["score"] >= threshold].reset_index(drop=True)
-    shapes = {p.stem: tomogram_shape(p, job.apix)[0] for p in paths}
-    write_picks3d(picks, job.output, shapes=shapes, apix=_apix(paths, job.apix), names=[p.stem for p in paths])
+    shapes, apix = _headers(paths, job.apix)
+    write_picks3d(picks, job.output, shapes=shapes, apix=apix, names=[p.stem for p in paths])
     return picks
 
 
 def _threshold(job: TomoPickJob) -> float:
-    if job.threshold is not None:
-        return job.threshold
-    if job.model is None:
+    """The cut: ``--threshold``, else the model's own, else the LoG's; the model file is read (and checked) here."""
+    if job.model is not None:
+        from cryopick.tomo.model_file import load_tomo_model
+
+        own = load_tomo_model(job.model).threshold
+    else:
         from cryopick.tomo.log3d import LOG_THRESHOLD
 
-        return LOG_THRESHOLD
-    from cryopick.tomo.model_file import load_tomo_model
-
-    return load_tomo_model(job.model).threshold
+        own = LOG_THRESHOLD
+    return own if job.threshold is None else job.threshold
 
 
 def _pick_one(args: tuple[TomoPickJob, Path, Path]) -> int:
@@ -198,8 +197,7 @@ def evaluate_files(job: TomoEvaluateJob):
     from cryopick.tomo.evaluate import evaluate_3d
 
     paths = list_tomograms(job.tomograms) if job.tomograms else []
-    shapes = {p.stem: tomogram_shape(p, job.apix)[0] for p in paths} or None
-    apix = _apix(paths, job.apix) if paths else job.apix
+    shapes, apix = _headers(paths, job.apix) if paths else (None, job.apix)
     names = [p.stem for p in paths]
     picks = read_picks3d(job.picks, shapes=shapes, apix=apix, names=names)
     truth = read_picks3d(job.truth, shapes=shapes, apix=apix, names=names)

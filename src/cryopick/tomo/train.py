@@ -199,14 +199,11 @@ def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], wrong_
     so twice the peaks scoring above their median is the count (the network scores
     little noise that high).
     """
-    import torch
-
-    from cryopick.tomo.pick import probability_map
+    from cryopick.tomo.pick import probability_map  # runs the network in inference mode
 
     label_scores, peaks = [], []
     for item in items:
-        with torch.inference_mode():
-            scores = probability_map(network, item.work.data)
+        scores = probability_map(network, item.work.data)
         near = ndimage.maximum_filter(scores, size=max(int(round(item.work.diameter_vox)) | 1, 3), mode="nearest")
         idx = np.clip(np.rint(item.labels_zyx).astype(int), 0, np.array(scores.shape) - 1)
         label_scores.append(near[tuple(idx.T)])
@@ -240,18 +237,13 @@ def _batch(items, maps, holdout, config: TomoTrainConfig, rng: np.random.Generat
         crops = [vol[sl], pos[sl], weight[sl]]
         k, flips = int(rng.integers(4)), rng.random(3) < 0.5
         crops = [_augment(a, k, flips) for a in crops]
-        crops = [np.pad(a, [(0, c - s) for s in a.shape]) for a in crops]  # small volumes: zero weight in padding
+        # a volume thinner than the crop is padded with zeros: the weight 0 there leaves it out
+        crops = [np.pad(a, [(0, c - s) for s in a.shape]) for a in crops]
         xs.append(crops[0])
         ps.append(crops[1])
-        ws.append(crops[2] * _inside(crops[0].shape, [min(c, n) for n in crops[0].shape]))
+        ws.append(crops[2])
     return (np.stack(xs)[:, None].astype(np.float32), np.stack(ps)[:, None].astype(np.float32),
             np.stack(ws)[:, None].astype(np.float32))
-
-
-def _inside(shape, size) -> np.ndarray:
-    mask = np.zeros(shape, np.float32)
-    mask[tuple(slice(0, s) for s in size)] = 1.0
-    return mask
 
 
 def _augment(a: np.ndarray, k: int, flips: np.ndarray) -> np.ndarray:
