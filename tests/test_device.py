@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+
 import pytest
 import torch
 
-from cryopick.device import resolve_device
+from cryopick.device import resolve_device, thread_invariant_map
 from cryopick.errors import CryopickError
 
 
@@ -42,3 +45,25 @@ def test_cuda_index_beyond_devices(monkeypatch):
 def test_unknown_names(name):
     with pytest.raises(CryopickError, match="unknown device"):
         resolve_device(name)
+
+
+def _openmp():
+    """The OpenMP runtime PyTorch loaded, or None (then the check below does not apply)."""
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "libgomp" in line or "libiomp" in line})
+    return ctypes.CDLL(paths[0]) if paths else None
+
+
+def test_thread_invariant_map_workers_start_on_one_openmp_thread():
+    # A fresh thread's first op must not run on every core: a matrix product split over
+    # two threads sums in another order, so an MLP's bits depended on which worker ran it.
+    omp = _openmp() if os.path.exists("/proc/self/maps") else None
+    if omp is None:
+        pytest.skip("PyTorch's OpenMP runtime is not visible here")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        counts = thread_invariant_map(lambda _: omp.omp_get_max_threads(), range(4))
+    finally:
+        torch.set_num_threads(before)
+    assert counts == [1, 1, 1, 1]

@@ -98,7 +98,11 @@ def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: to
             with torch.inference_mode():
                 return fn(item)
 
-        with ThreadPoolExecutor(max_workers=min(threads, len(work)), thread_name_prefix="cryopick-tile") as pool:
+        # A new thread starts with OpenMP's default thread count, not the 1 set above, until
+        # its first parallel PyTorch op: an MLP's first op (a matrix product) would run on
+        # every core, splitting its sums differently. So each worker sets 1 before any op.
+        with ThreadPoolExecutor(max_workers=min(threads, len(work)), thread_name_prefix="cryopick-tile",
+                                initializer=torch.set_num_threads, initargs=(1,)) as pool:
             return list(pool.map(run, work))
     finally:
         torch.set_num_threads(threads)
