@@ -20,8 +20,13 @@ risk (Kiryo et al. 2017, :func:`cryopick.pickers.fcn.pu.nn_pu_loss`):
   is; 90° turns move it from the x-z to the y-z plane, so the network learns particles
   whichever way the tilt axis lies.
 * **Stopping**: the PU risk of a held-out slab (the unlabeled voxels of the last 15% of
-  sections of every tomogram, against all the labels) is checked every 25 steps;
-  training stops when it has not improved for 6 checks, or after ``max_steps``.
+  rows of every tomogram, against all the labels) is checked every 25 steps. The slab
+  spans every section, so it holds ice and particles as the training crops do (the
+  last *sections* were mostly empty surface and gold: their risk rose while the
+  picking improved). Like the 2D trainer (:mod:`cryopick.pickers.fcn.train`), the risk
+  is averaged exponentially over checks (half weight to the newest) so one lucky check
+  does not end training, a round runs at least ``min_step_fraction`` of its steps, and
+  it stops when the smoothed risk has not improved for 6 checks, or after ``max_steps``.
 * **Two rounds**: round 1 uses the first guess (at least twice the labels); the trained
   network then counts the particles (labels scoring as background set aside as wrong,
   twice the peaks above the others' median score), and round 2 continues with that
@@ -56,6 +61,8 @@ class TomoTrainConfig:
     max_steps: int = 1200
     check_every: int = 25
     patience: int = 6
+    smoothing: float = 0.5
+    min_step_fraction: float = 0.5
     learning_rate: float = 2e-3
     holdout_fraction: float = 0.15
     seed: int = 0
@@ -160,9 +167,10 @@ def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, r
 
     network.train()
     optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate / round_no)
-    holdout = [int(item.work.data.shape[0] * (1 - config.holdout_fraction)) for item in items]
-    best, best_state, stale, steps = np.inf, None, 0, 0
-    for steps in range(1, config.max_steps // 2 + 1):
+    holdout = [int(item.work.data.shape[1] * (1 - config.holdout_fraction)) for item in items]
+    best, best_state, stale, steps, smoothed = np.inf, None, 0, 0, np.nan
+    round_steps = config.max_steps // 2
+    for steps in range(1, round_steps + 1):
         x, p, w = _batch(items, maps, holdout, config, rng)
         logits = network(torch.from_numpy(x))
         pos = torch.from_numpy(p) > 0.5
@@ -175,14 +183,16 @@ def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, r
         optimiser.step()
         if steps % config.check_every == 0:
             risk = _holdout_risk(network, items, maps, holdout, prior)
+            smoothed = risk if np.isnan(smoothed) else config.smoothing * smoothed + (1 - config.smoothing) * risk
             history.append({"round": round_no, "step": steps, "holdout_risk": risk})
-            say(f"round {round_no} step {steps:5d}  held-out risk {risk:.5f}  ({time.perf_counter() - start:.0f} s)")
-            if risk < best - 1e-6:
-                best, stale = risk, 0
+            say(f"round {round_no} step {steps:5d}  held-out risk {risk:.5f} (smoothed {smoothed:.5f})  "
+                f"({time.perf_counter() - start:.0f} s)")
+            if smoothed < best - 1e-6:
+                best, stale = smoothed, 0
                 best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
             else:
                 stale += 1
-                if stale >= config.patience:
+                if stale >= config.patience and steps >= config.min_step_fraction * round_steps:
                     break
     if best_state is not None:
         network.load_state_dict(best_state)
@@ -219,14 +229,14 @@ def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], wrong_
 
 
 def _batch(items, maps, holdout, config: TomoTrainConfig, rng: np.random.Generator):
-    """``batch`` augmented crops (volume, positives, weights), each ``(n, 1, c, c, c)``, from the training sections."""
+    """``batch`` augmented crops (volume, positives, weights), each ``(n, 1, c, c, c)``, from the training rows."""
     c = config.crop_vox
     xs, ps, ws = [], [], []
     for b in range(config.batch):
         i = int(rng.integers(len(items)))
         vol = items[i].work.data
         pos, weight = maps[i]
-        limits = (holdout[i], vol.shape[1], vol.shape[2])
+        limits = (vol.shape[0], holdout[i], vol.shape[2])
         size = [min(c, n) for n in limits]
         origin = [int(rng.integers(0, n - s + 1)) for n, s in zip(limits, size)]
         if len(items[i].labels_zyx) and (b == 0 or rng.random() < 0.5):  # half (and the first) hold a label
@@ -255,7 +265,7 @@ def _augment(a: np.ndarray, k: int, flips: np.ndarray) -> np.ndarray:
 
 
 def _holdout_risk(network, items, maps, holdout, prior: float) -> float:
-    """The nnPU risk of the unlabeled voxels of every tomogram's held-out sections against all its labels."""
+    """The nnPU risk of the unlabeled voxels of every tomogram's held-out rows against all its labels."""
     import torch
 
     from cryopick.pickers.fcn.pu import nn_pu_loss
@@ -267,7 +277,7 @@ def _holdout_risk(network, items, maps, holdout, prior: float) -> float:
             p = torch.from_numpy(pos) > 0.5
             pos_logits.append(logits[p])
             held = torch.zeros_like(p)
-            held[start:] = True
+            held[:, start:] = True
             unl = held & ~p
             unl_logits.append(logits[unl])
             unl_weights.append(torch.from_numpy(weight)[unl])
