@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 DENSE_FACTOR = 4.0
@@ -44,12 +43,12 @@ def dense_limit(volumes: Sequence[np.ndarray], labels_zyx: Sequence[np.ndarray],
     reach = _reach_vox(diameter_vox)
     low, high = [], []
     for volume, zyx in zip(volumes, labels_zyx):
-        if not len(zyx):
-            continue
-        idx = np.clip(np.rint(zyx).astype(int), 0, np.array(volume.shape) - 1)
-        low.append(ndimage.minimum_filter(volume, size=2 * reach + 1, mode="nearest")[tuple(idx.T)])
-        high.append(ndimage.maximum_filter(volume, size=2 * reach + 1, mode="nearest")[tuple(idx.T)])
-    darkest, brightest = np.concatenate(low), np.concatenate(high)
+        # only the cube around each label is needed, not a filter over the whole volume
+        for centre in np.clip(np.rint(zyx).astype(int), 0, np.array(volume.shape) - 1).reshape(-1, 3):
+            cube = volume[tuple(slice(max(c - reach, 0), c + reach + 1) for c in centre)]
+            low.append(cube.min())
+            high.append(cube.max())
+    darkest, brightest = np.array(low), np.array(high)
     # protein is denser than ice: its extreme side is the one the labels reach further on
     polarity = -1.0 if np.median(-darkest) >= np.median(brightest) else 1.0
     extreme = np.median(polarity * (darkest if polarity < 0 else brightest))
