@@ -55,3 +55,25 @@ def test_peaks_are_apart_and_strongest_first() -> None:
     assert values.tolist() == pytest.approx([0.9, 0.7]) and zyx.tolist() == [[5, 5, 5], [15, 15, 15]]
     zyx, values = find_peaks_3d(scores, 2.0, floor=0.1)
     assert len(values) == 3
+
+
+def test_a_guarded_model_drops_the_candidates_beside_a_dense_bead(network: TomoFCN) -> None:
+    from cryopick.tomo.model_file import TomoModel
+    from cryopick.tomo.pick import TomoPickConfig, pick_tomogram
+    from cryopick.tomo.scale import WorkingVolume
+
+    volume = np.random.default_rng(2).normal(size=(24, 40, 48)).astype(np.float32)
+    volume[12, 20, 24] = -200.0  # one gold-like voxel, far darker than anything else
+    work = WorkingVolume(volume, bin=2, diameter_vox=7.0)
+    plain = TomoModel(network, diameter_A=140.0, threshold=0.5)
+    guarded = TomoModel(network, diameter_A=140.0, threshold=0.5, dense_polarity=-1.0, dense_limit=50.0)
+    every = pick_tomogram(plain, work, "t", TomoPickConfig(all_peaks=True))
+    kept = pick_tomogram(guarded, work, "t", TomoPickConfig(all_peaks=True))
+    unguarded = pick_tomogram(guarded, work, "t", TomoPickConfig(all_peaks=True, dense_guard=False))
+    assert unguarded.equals(every)
+    # picks are in original voxels: the bead's centre is at 2 * index + 0.5
+    reach = np.linalg.norm(every[["z", "y", "x"]].to_numpy() - [24.5, 40.5, 48.5], axis=1) <= 2 * (4 + 1)
+    assert reach.any() and (~reach).sum() > 10
+    assert len(kept) == int((~reach).sum())
+    assert kept[["x", "y", "z", "score"]].to_numpy().tolist() == \
+        every.loc[~reach, ["x", "y", "z", "score"]].to_numpy().tolist()

@@ -6,7 +6,8 @@ memory, so the same input gives the same picks on any machine); each is read wit
 volume's faces, so every core voxel sees what it would see untiled: the tiled map equals
 the untiled one (tested). Tiles run through
 :func:`cryopick.device.thread_invariant_map`, so the result does not depend on the
-thread count either.
+thread count either. A model with a dense-object guard (:mod:`cryopick.tomo.guard`)
+drops the candidates beside gold and other voxels far denser than its particles.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 from cryopick.errors import CryopickError
 from cryopick.tomo.coords import make_picks3d
+from cryopick.tomo.guard import near_dense
 from cryopick.tomo.model_file import TomoModel
 from cryopick.tomo.network import TomoFCN
 from cryopick.tomo.peaks import find_peaks_3d
@@ -33,11 +35,12 @@ MIN_DISTANCE_DIAMETERS = 0.7
 
 @dataclass(frozen=True)
 class TomoPickConfig:
-    """How a tomogram is picked: the threshold (None: the model's), all peaks, the tile memory cap."""
+    """How a tomogram is picked: the threshold (None: the model's), all peaks, the tile memory cap, the guard."""
 
     threshold: float | None = None
     all_peaks: bool = False
     memory_cap_bytes: int = TILE_MEMORY_CAP_BYTES
+    dense_guard: bool = True
 
 
 def tile_core_vox(network: TomoFCN, memory_cap_bytes: int) -> int:
@@ -85,5 +88,8 @@ def pick_tomogram(model: TomoModel, work: WorkingVolume, name: str, config: Tomo
     threshold = model.threshold if config.threshold is None else config.threshold
     floor = CANDIDATE_FLOOR if config.all_peaks else max(threshold, CANDIDATE_FLOOR) - 1e-12
     zyx, score = find_peaks_3d(scores, MIN_DISTANCE_DIAMETERS * work.diameter_vox, floor=floor)
+    if config.dense_guard and model.dense_limit is not None and model.dense_polarity is not None:
+        keep = ~near_dense(work.data, zyx, model.dense_polarity, model.dense_limit, work.diameter_vox)
+        zyx, score = zyx[keep], score[keep]
     original = work.to_original(zyx)
     return make_picks3d(name, original[:, 2], original[:, 1], original[:, 0], score, work.diameter_vox * work.bin)
