@@ -27,22 +27,31 @@ def evaluate_3d(picks: pd.DataFrame, truth: pd.DataFrame, radius_vox: float,
 
 def fraction_on(picks: pd.DataFrame, objects: pd.DataFrame, kinds: tuple[str, ...], threshold: float | None = None
                 ) -> float:
-    """The fraction of picks (scoring at least ``threshold``) within its radius of an object of ``kinds``.
+    """The fraction of picks (scoring at least ``threshold``) that are false and touch an object of ``kinds``.
 
-    A pick counts as on a fiducial or vesicle when it lies within half that object's
-    diameter of its centre (for a vesicle: within 40 Å of its shell is not told apart, so
-    the whole sphere counts).
+    ``objects`` is a simulation's truth with every object's ``kind``, particles among them.
+    A pick is false when no particle's centre is within half that particle's diameter of
+    it, and it touches an object when a particle-sized sphere round it overlaps the
+    object's sphere (centres closer than the two radii): a pick on the dark spot beside a
+    gold bead, or on a vesicle's shell, counts, a true particle beside a vesicle does not.
     """
     judged = picks if threshold is None else picks.loc[picks["score"] >= threshold]
     if judged.empty:
         return 0.0
     hits = np.zeros(len(judged), dtype=bool)
     for name, group in judged.groupby("tomogram", sort=False):
-        mine = objects.loc[(objects["tomogram"] == name) & objects["kind"].isin(kinds)]
+        here = objects.loc[objects["tomogram"] == name]
+        mine = here.loc[here["kind"].isin(kinds)]
         if mine.empty:
             continue
-        p = group[["x", "y", "z"]].to_numpy()[:, None, :]
-        o = mine[["x", "y", "z"]].to_numpy()[None, :, :]
-        near = (np.linalg.norm(p - o, axis=2) <= mine["diameter_px"].to_numpy()[None, :] / 2.0).any(axis=1)
-        hits[judged.index.get_indexer(group.index)] = near
+        particles = here.loc[here["kind"] == "particle"]
+        p = group[["x", "y", "z"]].to_numpy()
+        r_particle = float(np.median(particles["diameter_px"])) / 2.0 if len(particles) else 0.0
+        true = np.zeros(len(group), dtype=bool)
+        if len(particles):
+            distance = np.linalg.norm(p[:, None, :] - particles[["x", "y", "z"]].to_numpy()[None], axis=2)
+            true = (distance <= particles["diameter_px"].to_numpy()[None, :] / 2.0).any(axis=1)
+        distance = np.linalg.norm(p[:, None, :] - mine[["x", "y", "z"]].to_numpy()[None], axis=2)
+        touch = (distance <= mine["diameter_px"].to_numpy()[None, :] / 2.0 + r_particle).any(axis=1)
+        hits[judged.index.get_indexer(group.index)] = touch & ~true
     return float(hits.mean())
