@@ -20,19 +20,24 @@ risk (Kiryo et al. 2017, :func:`cryopick.pickers.fcn.pu.nn_pu_loss`):
   is; 90° turns move it from the x-z to the y-z plane, so the network learns particles
   whichever way the tilt axis lies.
 * **Stopping**: the PU risk of a held-out slab (the unlabeled voxels of the last 15% of
-  rows of every tomogram, against all the labels) is checked every 25 steps. The slab
+  rows of every tomogram, against all the labels) is checked every 50 steps, the network
+  run only on those rows and round the labels (a third of a whole pass). The slab
   spans every section, so it holds ice and particles as the training crops do (the
   last *sections* were mostly empty surface and gold: their risk rose while the
   picking improved). Like the 2D trainer (:mod:`cryopick.pickers.fcn.train`), the risk
   is averaged exponentially over checks (half weight to the newest) so one lucky check
   does not end training, a round runs at least ``min_step_fraction`` of its steps, and
-  it stops when the smoothed risk has not improved for 6 checks, or after ``max_steps``.
+  it stops when the smoothed risk has not improved for 3 checks, or after ``max_steps``.
 * **Two rounds**: round 1 uses the first guess (at least twice the labels); the trained
   network then counts the particles (labels scoring as background set aside as wrong,
   twice the peaks above the others' median score), and round 2 continues with that
   count's prior. Each round takes up to ``max_steps / 2`` steps.
-* **Threshold**: the score of the counted-th strongest peak on the training tomograms,
-  so the picks number about as many as the particles.
+* **Dense-object guard**: how dense the labelled particles get sets the limit beyond
+  which a voxel is gold, not protein (:func:`cryopick.tomo.guard.dense_limit`); it is
+  kept in the model, picking drops candidates beside such voxels, and so does counting.
+* **Threshold**: Otsu's cut of the candidates' scores on the training tomograms
+  (:mod:`cryopick.tomo.threshold`): the gap between the particles' scores and the
+  background's.
 """
 
 from __future__ import annotations
@@ -45,11 +50,14 @@ import numpy as np
 from scipy import ndimage
 
 from cryopick.errors import CryopickError
+from cryopick.tomo.guard import dense_limit, near_dense
 from cryopick.tomo.log3d import log_scores
 from cryopick.tomo.model_file import TomoModel
 from cryopick.tomo.network import TomoFCN
 from cryopick.tomo.peaks import find_peaks_3d
+from cryopick.tomo.pick import CANDIDATE_FLOOR
 from cryopick.tomo.scale import WorkingVolume
+from cryopick.tomo.threshold import otsu_threshold
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,8 @@ class TomoTrainConfig:
     crop_vox: int = 24
     batch: int = 4
     max_steps: int = 1200
-    check_every: int = 25
-    patience: int = 6
+    check_every: int = 50
+    patience: int = 3
     smoothing: float = 0.5
     min_step_fraction: float = 0.5
     learning_rate: float = 2e-3
@@ -139,6 +147,7 @@ def train_tomo(items: Sequence[LabelledVolume], diameter_A: float, config: TomoT
         return float(np.clip(max(count - n_labels, 0.25 * count) * ball / max(unlabeled, 1.0), 1e-4, 0.5))
 
     first = max(estimate_count(items), 2.0 * n_labels)  # labels are rarely more than half the particles
+    guard = dense_limit([i.work.data for i in items], [i.labels_zyx for i in items], items[0].work.diameter_vox)
     network = TomoFCN()
     history: list[dict] = []
     count, steps, n_wrong = first, 0, 0
@@ -146,16 +155,17 @@ def train_tomo(items: Sequence[LabelledVolume], diameter_A: float, config: TomoT
         prior = prior_for(count)
         say(f"round {round_no}: {count:.0f} particles in the training tomograms, prior {prior:.5f}")
         steps += _fit(network, items, maps, prior, config, rng, history, round_no, say, start)
-        count, n_wrong, ranked = count_with_network(network, items)
+        count, n_wrong, ranked = count_with_network(network, items, guard)
         say(f"the network counts {count:.0f} particles; {n_wrong} of the {n_labels} labels score as background "
             "(likely wrong)")
-    threshold = float(ranked[min(int(round(count)), len(ranked)) - 1]) if len(ranked) else 0.5
+    threshold = otsu_threshold(ranked[ranked > CANDIDATE_FLOOR])
     record = {"steps": steps, "seconds": round(time.perf_counter() - start, 1), "prior": prior,
               "n_particles_first_guess": first, "n_particles_estimate": count, "n_labels": n_labels,
               "n_labels_likely_wrong": n_wrong,
               "history": {k: [h[k] for h in history] for k in ("round", "step", "holdout_risk")}}
-    say(f"trained in {record['seconds']:.0f} s ({steps} steps); threshold {threshold:.3f}")
-    return TomoModel(network, diameter_A, threshold, record)
+    say(f"trained in {record['seconds']:.0f} s ({steps} steps); threshold {threshold:.3f}; voxels beyond "
+        f"{guard[0] * guard[1]:+.1f} robust units are taken as gold")
+    return TomoModel(network, diameter_A, threshold, record, *guard)
 
 
 def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, rng: np.random.Generator,
@@ -200,9 +210,12 @@ def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, r
     return steps
 
 
-def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], wrong_below: float = 0.1
-                       ) -> tuple[float, int, np.ndarray]:
+def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], guard: tuple[float, float] | None = None,
+                       wrong_below: float = 0.1) -> tuple[float, int, np.ndarray]:
     """Particles counted with the trained network: ``(count, labels likely wrong, peak scores descending)``.
+
+    Peaks beside gold (``guard``: the dense-object guard's polarity and limit) are left out,
+    as picking leaves them out.
 
     Each label's score is the strongest probability within half a diameter of it; labels
     under ``wrong_below`` are taken as wrong. The others sample the particles' scores,
@@ -217,7 +230,10 @@ def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], wrong_
         near = ndimage.maximum_filter(scores, size=max(int(round(item.work.diameter_vox)) | 1, 3), mode="nearest")
         idx = np.clip(np.rint(item.labels_zyx).astype(int), 0, np.array(scores.shape) - 1)
         label_scores.append(near[tuple(idx.T)])
-        peaks.append(find_peaks_3d(scores, 0.7 * item.work.diameter_vox, floor=0.0)[1])
+        zyx, score = find_peaks_3d(scores, 0.7 * item.work.diameter_vox, floor=0.0)
+        if guard is not None:
+            score = score[~near_dense(item.work.data, zyx, *guard, item.work.diameter_vox)]
+        peaks.append(score)
     at_labels = np.concatenate(label_scores)
     ranked = np.sort(np.concatenate(peaks))[::-1]
     right = at_labels[at_labels >= wrong_below]
@@ -265,24 +281,53 @@ def _augment(a: np.ndarray, k: int, flips: np.ndarray) -> np.ndarray:
 
 
 def _holdout_risk(network, items, maps, holdout, prior: float) -> float:
-    """The nnPU risk of the unlabeled voxels of every tomogram's held-out rows against all its labels."""
+    """The nnPU risk of the unlabeled voxels of every tomogram's held-out rows against all its labels.
+
+    The network runs only where the risk reads it (the held-out rows and a cube round each
+    label, each with the network's reach as margin, as tiles are), not over the whole volume.
+    """
     import torch
 
     from cryopick.pickers.fcn.pu import nn_pu_loss
 
     pos_logits, unl_logits, unl_weights = [], [], []
-    with torch.inference_mode():
-        for item, (pos, weight), start in zip(items, maps, holdout):
-            logits = network(torch.from_numpy(item.work.data)[None, None])[0, 0]
-            p = torch.from_numpy(pos) > 0.5
-            pos_logits.append(logits[p])
-            held = torch.zeros_like(p)
-            held[:, start:] = True
-            unl = held & ~p
-            unl_logits.append(logits[unl])
-            unl_weights.append(torch.from_numpy(weight)[unl])
-    weights = torch.cat(unl_weights)
+    for item, (pos, weight), start in zip(items, maps, holdout):
+        shape = item.work.data.shape
+        reach = int(np.ceil(max(0.3 * item.work.diameter_vox, 1.0))) + 1
+        boxes = [((0, start, 0), shape)]
+        for centre in np.rint(item.labels_zyx).astype(int):
+            boxes.append((tuple(int(max(c - reach, 0)) for c in centre),
+                          tuple(int(min(c + reach + 1, n)) for c, n in zip(centre, shape))))
+        logits = _logits_in(network, item.work.data, boxes)
+        p = pos > 0.5
+        pos_logits.append(logits[p])
+        held = np.zeros(shape, bool)
+        held[:, start:] = True
+        unl = held & ~p
+        unl_logits.append(logits[unl])
+        unl_weights.append(weight[unl])
+    weights = torch.from_numpy(np.concatenate(unl_weights))
     if not sum(len(t) for t in pos_logits) or float(weights.sum()) <= 0:
         return float("nan")
-    return float(nn_pu_loss(torch.cat(pos_logits), torch.cat(unl_logits), prior, weights_unl=weights,
-                            loss="logistic")[1])
+    return float(nn_pu_loss(torch.from_numpy(np.concatenate(pos_logits)), torch.from_numpy(np.concatenate(unl_logits)),
+                            prior, weights_unl=weights, loss="logistic")[1])
+
+
+def _logits_in(network: TomoFCN, volume: np.ndarray, boxes: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]
+               ) -> np.ndarray:
+    """The network's logits over ``volume`` inside each box ``(lo, hi)`` (NaN elsewhere), exactly as untiled."""
+    import torch
+
+    out = np.full(volume.shape, np.nan, np.float32)
+    margin = network.radius_vox
+    grown = [([max(l - margin, 0) for l in lo], [min(h + margin, n) for h, n in zip(hi, volume.shape)])
+             for lo, hi in boxes]
+    if sum(np.prod(np.subtract(h, l)) for l, h in grown) >= volume.size:  # the boxes cost more than one pass
+        boxes, grown = [((0, 0, 0), volume.shape)], [([0, 0, 0], list(volume.shape))]
+    with torch.inference_mode():
+        for (lo, hi), (lo_m, hi_m) in zip(boxes, grown):
+            block = np.ascontiguousarray(volume[tuple(slice(l, h) for l, h in zip(lo_m, hi_m))])
+            logits = network(torch.from_numpy(block)[None, None])[0, 0].numpy()
+            out[tuple(slice(l, h) for l, h in zip(lo, hi))] = logits[
+                tuple(slice(l - m, h - m) for l, h, m in zip(lo, hi, lo_m))]
+    return out
