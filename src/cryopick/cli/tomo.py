@@ -100,12 +100,16 @@ def pick_command(
     all_peaks: Annotated[bool, typer.Option("--all-peaks", metavar="", help="Write every candidate.")] = False,
     apix: Apix = None,
     workers: Annotated[int, typer.Option("--workers", help="Tomograms picked in parallel processes.")] = 1,
+    dask: Annotated[Optional[str], typer.Option(
+        "--dask", help="Spread the tomograms over a Dask cluster: 'local' (a LocalCluster of --workers processes) "
+        "or a scheduler address, e.g. tcp://scheduler:8786; its workers must see the same files.")] = None,
 ) -> None:
     """Pick particles in tomograms with a trained model, or with the 3D LoG (--diameter, no model).
 
     Example:
 
         cryopick tomo pick tsim/tomograms --model tomo.cryopick -o picks.star
+        cryopick tomo pick tsim/tomograms --model tomo.cryopick -o picks.star --dask tcp://scheduler:8786
 
     Each finished tomogram is kept in OUTPUT.parts/: the same command resumes and writes
     the same picks. Inference is tiled under a fixed memory cap, so memory stays bounded
@@ -115,7 +119,7 @@ def pick_command(
 
     check_positive(diameter, "--diameter")
     picks = pick_files(TomoPickJob(tuple(tomograms), output, model, diameter, threshold, all_peaks, apix,
-                                   max(1, workers)), say=say)
+                                   max(1, workers), dask), say=say)
     say(f"{len(picks)} picks in {picks['tomogram'].nunique()} tomogram(s) -> {output}")
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from cryopick.errors import CryopickError
 from cryopick.io.names import micrograph_name
+from cryopick.runs.cluster import dask_client
 from cryopick.runs.job import Outcome, PickSpec, Skipped, finish, or_skipped, pick_one_or_skip, prepare
 from cryopick.runs.state import MicrographResult, RunFolder
 
@@ -260,31 +261,12 @@ def _environment(**values: str) -> Iterator[None]:
 
 def _run_dask(spec: PickSpec, todo: list[str], config: BatchConfig) -> Iterator[Outcome]:
     """Tasks on a Dask cluster: a LocalCluster of ``workers`` processes, or the scheduler named."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - a dependency of cryopick
-        raise CryopickError("Dask is not installed", fix="pip install 'dask[distributed]'") from exc
-    cluster = None
-    try:
-        if config.dask == "local":
-            cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        else:
-            client = Client(config.dask, timeout=f"{config.dask_timeout_s}s")
-    except OSError as exc:
-        raise CryopickError(f"cannot reach the Dask scheduler {config.dask!r} ({exc})",
-                            fix="check the address (tcp://host:8786) and that the scheduler runs") from exc
-    try:
+    with dask_client(config.dask or "local", config.workers, config.dask_timeout_s) as client:
         from distributed import wait as dask_wait
 
         slots = max(1, sum(client.nthreads().values()))
         yield from _bounded(lambda path: client.submit(pick_one_or_skip, spec, path, config.skip_bad, pure=False),
                             todo, 2 * slots, functools.partial(dask_wait, return_when="FIRST_COMPLETED"))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _bounded(submit: Callable[[str], Any], todo: list[str], in_flight: int,

@@ -5,8 +5,10 @@
 Picking keeps each finished tomogram in ``OUTPUT.parts/<name>.csv`` (every candidate,
 written atomically) beside a ``settings.json``; the same command run again skips the
 finished ones and writes the same picks, byte for byte. ``workers`` > 1 picks tomograms
-in separate processes, the results gathered in input order, so the output does not
-depend on which finishes first.
+in separate processes, ``dask`` (``"local"`` or a scheduler address) as tasks on a Dask
+cluster (:mod:`cryopick.runs.cluster`) whose workers read the tomograms and write their
+part files on a shared file system; the results are gathered in input order, so the
+output does not depend on which finishes first or where.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class TomoPickJob:
     all_peaks: bool = False
     apix: float | None = None
     workers: int = 1
+    dask: str | None = None
 
 
 def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
@@ -114,7 +117,7 @@ def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
     paths = list_tomograms(job.tomograms)
     # what changes the candidates kept: not the threshold or --all-peaks (cut afterwards), nor the workers
     settings = {**{k: str(v) for k, v in asdict(job).items()
-                   if k not in ("tomograms", "output", "workers", "threshold", "all_peaks")},
+                   if k not in ("tomograms", "output", "workers", "dask", "threshold", "all_peaks")},
                 "model_sha256": None if job.model is None else model_checksum(job.model)}
     folder = Path(f"{job.output}.parts")
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,15 @@ def pick_files(job: TomoPickJob, say: Say = _quiet) -> pd.DataFrame:
     todo = [p for p in paths if not (folder / f"{p.stem}.csv").exists()]
     if len(todo) < len(paths):
         say(f"resuming: {len(paths) - len(todo)} of {len(paths)} tomogram(s) already picked")
-    if job.workers > 1 and len(todo) > 1:
+    if job.dask and todo:
+        from cryopick.runs.cluster import dask_client
+
+        with dask_client(job.dask, job.workers) as client:
+            futures = client.map(_pick_one, [(job, p, folder) for p in todo], pure=False)
+            for path, future in zip(todo, futures):  # in input order: the first bad tomogram is the one reported
+                future.result()
+                say(f"picked {path.stem}")
+    elif job.workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=job.workers, mp_context=get_context("spawn")) as pool:
             for path, _ in zip(todo, pool.map(_pick_one, [(job, p, folder) for p in todo])):
                 say(f"picked {path.stem}")
