@@ -75,8 +75,7 @@ def probability_map(network: TomoFCN, volume: np.ndarray, memory_cap_bytes: int 
         lo = [max(o - margin, 0) for o in origin]
         hi = [min(o + core + margin, n) for o, n in zip(origin, shape)]
         block = torch.from_numpy(np.ascontiguousarray(volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]))
-        prob = torch.sigmoid(net(block[None, None].contiguous(memory_format=torch.channels_last_3d)))[0, 0]
-        prob = np.ascontiguousarray(prob.numpy())
+        prob = torch.sigmoid(net(block[None, None].contiguous(memory_format=torch.channels_last_3d)))[0, 0].numpy()
         inner = tuple(slice(o - l, min(o + core, n) - l) for o, l, n in zip(origin, lo, shape))
         where = tuple(slice(o, min(o + core, n)) for o, n in zip(origin, shape))
         return where, prob[inner]
