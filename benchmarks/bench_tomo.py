@@ -7,7 +7,8 @@ picker trains on the first two (``cryopick tomo train``) and picks the rest; the
 LoG picks the same. The table gives AP, best F1, F1 at each picker's own threshold, the
 fraction of picks on fiducials and vesicles, and the times. ``--memory`` also picks one
 tomogram each of 256×256×100, 512×512×200 and 1024×1024×300 voxels in a fresh process and
-reports its peak RSS (VmHWM) and time.
+reports its peak RSS (VmHWM) and time, at the first structure's working scale and at bin 1
+(``--diameter 70``: a particle 7 voxels across is picked unbinned, the costliest case).
 
     python benchmarks/bench_tomo.py                           # three structures, ~20 minutes on 2 cores
     python benchmarks/bench_tomo.py --structures 6qt9 --quick  # 256² smoke run
@@ -75,12 +76,16 @@ def _one(structure: str, folder: Path, n: int, quick: bool) -> list[dict]:
 
 SIZES = ((100, 256, 256), (200, 512, 512), (300, 1024, 1024))
 """(nz, ny, nx) of the tomograms whose picking's peak memory is measured."""
+BIN1_DIAMETER_A = 70.0
+"""A diameter that the 10 Å voxels of the memory tomograms pick at bin 1."""
 
 
 def _memory(folder: Path, model: Path) -> list[dict]:
     """Pick one tomogram of each of :data:`SIZES` in a fresh process: peak RSS (VmHWM) and time."""
     import numpy as np
 
+    from cryopick.tomo.model_file import load_tomo_model
+    from cryopick.tomo.scale import bin_factor
     from cryopick.tomo.volumes import write_tomogram
 
     rows = []
@@ -92,17 +97,20 @@ def _memory(folder: Path, model: Path) -> list[dict]:
             data[k:k + 20] = rng.normal(size=(min(20, shape[0] - k), *shape[1:])).astype(np.float32)
         write_tomogram(path, data, 10.0)
         del data
-        code = ("import time; from cryopick.cli import main; t = time.perf_counter()\n"
-                f"try:\n    main(['tomo', 'pick', {str(path)!r}, '--model', {str(model)!r}, '-o', "
-                f"{str(folder / 'big.csv')!r}])\n"
-                "except SystemExit: pass\n"
-                # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
-                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-                "print(time.perf_counter() - t, hwm)")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        seconds, rss_kb = done.stdout.split()[-2:]
-        rows.append({"volume": "x".join(map(str, shape[::-1])), "file_GB": round(path.stat().st_size / 1e9, 2),
-                     "peak_rss_GiB": round(int(rss_kb) / 2**20, 2), "seconds": round(float(seconds), 1)})
+        for diameter in (load_tomo_model(model).diameter_A, BIN1_DIAMETER_A):
+            out = folder / f"big_{diameter:g}.csv"
+            code = ("import time; from cryopick.cli import main; t = time.perf_counter()\n"
+                    f"try:\n    main(['tomo', 'pick', {str(path)!r}, '--model', {str(model)!r}, '--diameter', "
+                    f"'{diameter:g}', '-o', {str(out)!r}])\n"
+                    "except SystemExit: pass\n"
+                    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
+                    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+                    "print(time.perf_counter() - t, hwm)")
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            seconds, rss_kb = done.stdout.split()[-2:]
+            rows.append({"volume": "x".join(map(str, shape[::-1])), "file_GB": round(path.stat().st_size / 1e9, 2),
+                         "bin": bin_factor(diameter, 10.0), "peak_rss_GiB": round(int(rss_kb) / 2**20, 2),
+                         "seconds": round(float(seconds), 1)})
         path.unlink()
     return rows
 

@@ -71,7 +71,8 @@ def device_line(requested: str, device: torch.device) -> str | None:
     return f"device: {device} ({torch.cuda.get_device_name(device)})"
 
 
-def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: torch.device | str = "cpu") -> list[_R]:
+def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: torch.device | str = "cpu",
+                         max_threads: int | None = None) -> list[_R]:
     """``[fn(item) for item in items]`` with results that do not depend on the thread count.
 
     On the CPU every call runs with one PyTorch intra-op thread (so the same input gives
@@ -81,7 +82,7 @@ def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: to
     order of ``items``. On a GPU the calls run one after the other as they are.
 
     ``fn`` runs in :func:`torch.inference_mode` (which is per thread) and must not change
-    shared state.
+    shared state. ``max_threads`` bounds how many calls run at once (and so their memory).
     """
     work: Sequence[_T] = list(items)
     if torch.device(device).type != "cpu":
@@ -89,8 +90,9 @@ def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: to
             return [fn(item) for item in work]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    workers = min(threads, len(work), max_threads or threads)
     try:
-        if threads == 1 or len(work) <= 1:
+        if workers <= 1:
             with torch.inference_mode():
                 return [fn(item) for item in work]
 
@@ -101,7 +103,7 @@ def thread_invariant_map(fn: Callable[[_T], _R], items: Iterable[_T], device: to
         # A new thread starts with OpenMP's default thread count, not the 1 set above, until
         # its first parallel PyTorch op: an MLP's first op (a matrix product) would run on
         # every core, splitting its sums differently. So each worker sets 1 before any op.
-        with ThreadPoolExecutor(max_workers=min(threads, len(work)), thread_name_prefix="cryopick-tile",
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cryopick-tile",
                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
             return list(pool.map(run, work))
     finally:

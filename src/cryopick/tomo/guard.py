@@ -13,7 +13,8 @@ takes for particles. A conventional rule removes them without a label of them:
   tomograms, gold 130-150); the limit is :data:`DENSE_FACTOR` times the median.
   Wrong labels on background make the median weaker and so the limit stricter, never
   looser than :data:`DENSE_FACTOR` times the real particles'.
-* At picking, :func:`near_dense` drops every candidate with a voxel beyond the limit
+* At picking, :func:`near_dense` (or :func:`near_points`, given the dense voxels found
+  slab by slab) drops every candidate with a voxel beyond the limit
   within half a diameter (plus one voxel) of it: a box holding gold is junk whatever
   the network thinks.
 """
@@ -55,11 +56,21 @@ def dense_limit(volumes: Sequence[np.ndarray], labels_zyx: Sequence[np.ndarray],
     return polarity, float(DENSE_FACTOR * max(extreme, 1.0))
 
 
+def dense_voxels(volume: np.ndarray, polarity: float, limit: float) -> np.ndarray:
+    """Positions ``(n, 3)`` (z, y, x) of the voxels beyond ``limit`` on the protein's side."""
+    return np.argwhere(polarity * volume > limit)
+
+
 def near_dense(volume: np.ndarray, zyx: np.ndarray, polarity: float, limit: float, diameter_vox: float
                ) -> np.ndarray:
     """For each position ``(n, 3)`` (z, y, x, working voxels): is a voxel beyond ``limit`` within its reach?"""
+    return near_points(dense_voxels(volume, polarity, limit), zyx, diameter_vox)
+
+
+def near_points(dense_zyx: np.ndarray, zyx: np.ndarray, diameter_vox: float) -> np.ndarray:
+    """For each position ``(n, 3)``: is one of the dense voxels ``dense_zyx`` within its reach?"""
     zyx = np.asarray(zyx, dtype=np.float64).reshape(-1, 3)
-    dense = np.argwhere(polarity * volume > limit)
+    dense = np.asarray(dense_zyx).reshape(-1, 3)
     if not len(dense) or not len(zyx):
         return np.zeros(len(zyx), dtype=bool)
     distance, _ = cKDTree(dense).query(zyx, k=1, distance_upper_bound=_reach_vox(diameter_vox) + 1.0)

@@ -181,8 +181,11 @@ def _pick_one(args: tuple[TomoPickJob, Path, Path]) -> int:
             from cryopick.tomo.model_file import load_tomo_model
             from cryopick.tomo.pick import TomoPickConfig, pick_tomogram
 
+            from cryopick.tomo.scale import working_reader
+
             model = load_tomo_model(job.model)
-            work = working_volume(tomo, job.diameter_A or model.diameter_A)
+            # read a slab at a time: the memory does not grow with the tomogram
+            work = working_reader(tomo, job.diameter_A or model.diameter_A)
             candidates = pick_tomogram(model, work, tomo.name, TomoPickConfig(all_peaks=True))
     write_text_atomic(folder / f"{path.stem}.csv", candidates.to_csv(index=False, float_format="%.9g"))
     return len(candidates)
