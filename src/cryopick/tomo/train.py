@@ -12,6 +12,11 @@ risk (Kiryo et al. 2017, :func:`cryopick.pickers.fcn.pu.nn_pu_loss`):
   the particles score above their upper quartile, few noise peaks do). Labels are a
   sample of the particles, so this needs no count from the user; wrong labels pull the
   quartile down a little, so the count runs high rather than low.
+* **Known background** (optional): points a person marked as not particles (rejected
+  picks on membranes, carbon edges, contamination). Voxels within 0.5 d of one are
+  known negatives, out of the unlabeled set; a quarter of the crops are centred on
+  one, and their logistic loss enters the risk with weight :data:`BACKGROUND_SHARE`,
+  as the 2D trainer does with background masks.
 * **Wrong labels** are tolerated by the PU risk (a few wrong positives move it little);
   the network's own score then marks them: after training, labels whose probability
   stays under 0.1 are reported as likely wrong.
@@ -60,6 +65,10 @@ from cryopick.tomo.scale import WorkingVolume
 from cryopick.tomo.threshold import otsu_threshold
 
 
+BACKGROUND_SHARE = 0.2
+"""The weight of the known-background risk beside the PU risk, in batches that hold known background."""
+
+
 @dataclass(frozen=True)
 class TomoTrainConfig:
     """Training settings; the defaults hold across the simulated structures (docs/tomograms.md)."""
@@ -83,10 +92,13 @@ class LabelledVolume:
     name: str
     work: WorkingVolume
     labels_zyx: np.ndarray
+    background_zyx: np.ndarray | None = None
+    """Points marked as not particles (working voxels, z, y, x), or None."""
 
 
-def _maps(item: LabelledVolume) -> tuple[np.ndarray, np.ndarray]:
-    """Positive map (1 within 0.3 d of a label) and unlabeled weight (0 in the shell to 0.6 d)."""
+def _maps(item: LabelledVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positive map (1 within 0.3 d of a label), unlabeled weight (0 in the shell to 0.6 d and on known
+    background) and the known-background map (1 within 0.5 d of a background point, away from labels)."""
     shape = item.work.data.shape
     d = item.work.diameter_vox
     positive = np.zeros(shape, np.float32)
@@ -101,7 +113,16 @@ def _maps(item: LabelledVolume) -> tuple[np.ndarray, np.ndarray]:
         near = dist[sub]
         positive[sl] = np.maximum(positive[sl], (near <= max(0.3 * d, 1.0)).astype(np.float32))
         weight[sl] = np.minimum(weight[sl], (near > 0.6 * d).astype(np.float32))
-    return positive, weight
+    background = np.zeros(shape, np.float32)
+    points = np.zeros((0, 3)) if item.background_zyx is None else np.asarray(item.background_zyx).reshape(-1, 3)
+    for centre in np.rint(points).astype(int):
+        lo = centre - r_out
+        sl = tuple(slice(max(l, 0), min(l + 2 * r_out + 1, n)) for l, n in zip(lo, shape))
+        sub = tuple(slice(s.start - l, s.stop - l) for s, l in zip(sl, lo))
+        background[sl] = np.maximum(background[sl], (dist[sub] <= max(0.5 * d, 1.0)).astype(np.float32))
+    background *= weight > 0  # a label's ball and shell stay as they were
+    weight *= 1.0 - background
+    return positive, weight, background
 
 
 def estimate_count(items: Sequence[LabelledVolume], quantile: float = 0.75) -> float:
@@ -140,8 +161,8 @@ def train_tomo(items: Sequence[LabelledVolume], diameter_A: float, config: TomoT
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     maps = [_maps(item) for item in items]
-    ball = sum(float(p.sum()) for p, _ in maps) / n_labels
-    unlabeled = sum(float(((1 - p) * w).sum()) for p, w in maps)
+    ball = sum(float(p.sum()) for p, _, _ in maps) / n_labels
+    unlabeled = sum(float(((1 - p) * w).sum()) for p, w, _ in maps)
 
     def prior_for(count: float) -> float:
         return float(np.clip(max(count - n_labels, 0.25 * count) * ball / max(unlabeled, 1.0), 1e-4, 0.5))
@@ -181,13 +202,17 @@ def _fit(network: TomoFCN, items, maps, prior: float, config: TomoTrainConfig, r
     best, best_state, stale, steps, smoothed = np.inf, None, 0, 0, np.nan
     round_steps = config.max_steps // 2
     for steps in range(1, round_steps + 1):
-        x, p, w = _batch(items, maps, holdout, config, rng)
+        x, p, w, g = _batch(items, maps, holdout, config, rng)
         logits = network(torch.from_numpy(x))
         pos = torch.from_numpy(p) > 0.5
         if not pos.any():  # a batch with no label in reach teaches nothing positive: draw another
             continue
         loss, _ = nn_pu_loss(logits[pos], logits[~pos], prior, weights_unl=torch.from_numpy(w)[~pos],
                              loss="logistic")
+        known = torch.from_numpy(g) > 0.5
+        if known.any():
+            negative = torch.nn.functional.softplus(logits[known]).mean()
+            loss = (1 - BACKGROUND_SHARE) * loss + BACKGROUND_SHARE * negative
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -245,31 +270,38 @@ def count_with_network(network: TomoFCN, items: Sequence[LabelledVolume], guard:
 
 
 def _batch(items, maps, holdout, config: TomoTrainConfig, rng: np.random.Generator):
-    """``batch`` augmented crops (volume, positives, weights), each ``(n, 1, c, c, c)``, from the training rows."""
+    """``batch`` augmented crops (volume, positives, weights, known background), each ``(n, 1, c, c, c)``.
+
+    Crops come from the training rows; half (and the first) hold a label, and when there
+    is known background a quarter are centred on a background point.
+    """
     c = config.crop_vox
-    xs, ps, ws = [], [], []
+    xs, ps, ws, gs = [], [], [], []
     for b in range(config.batch):
         i = int(rng.integers(len(items)))
         vol = items[i].work.data
-        pos, weight = maps[i]
+        pos, weight, known = maps[i]
         limits = (vol.shape[0], holdout[i], vol.shape[2])
         size = [min(c, n) for n in limits]
         origin = [int(rng.integers(0, n - s + 1)) for n, s in zip(limits, size)]
-        if len(items[i].labels_zyx) and (b == 0 or rng.random() < 0.5):  # half (and the first) hold a label
-            label = items[i].labels_zyx[int(rng.integers(len(items[i].labels_zyx)))]
+        points = items[i].background_zyx
+        centre = None
+        if len(items[i].labels_zyx) and (b == 0 or rng.random() < 0.5):
+            centre = items[i].labels_zyx[int(rng.integers(len(items[i].labels_zyx)))]
+        elif points is not None and len(points) and rng.random() < 0.5:
+            centre = points[int(rng.integers(len(points)))]
+        if centre is not None:
             origin = [int(np.clip(round(l) - s // 2 + rng.integers(-s // 4, s // 4 + 1), 0, n - s))
-                      for l, n, s in zip(label, limits, size)]
+                      for l, n, s in zip(centre, limits, size)]
         sl = tuple(slice(o, o + s) for o, s in zip(origin, size))
-        crops = [vol[sl], pos[sl], weight[sl]]
+        crops = [vol[sl], pos[sl], weight[sl], known[sl]]
         k, flips = int(rng.integers(4)), rng.random(3) < 0.5
         crops = [_augment(a, k, flips) for a in crops]
         # a volume thinner than the crop is padded with zeros: the weight 0 there leaves it out
         crops = [np.pad(a, [(0, c - s) for s in a.shape]) for a in crops]
-        xs.append(crops[0])
-        ps.append(crops[1])
-        ws.append(crops[2])
-    return (np.stack(xs)[:, None].astype(np.float32), np.stack(ps)[:, None].astype(np.float32),
-            np.stack(ws)[:, None].astype(np.float32))
+        for out, crop in zip((xs, ps, ws, gs), crops):
+            out.append(crop)
+    return tuple(np.stack(a)[:, None].astype(np.float32) for a in (xs, ps, ws, gs))
 
 
 def _augment(a: np.ndarray, k: int, flips: np.ndarray) -> np.ndarray:
@@ -291,7 +323,7 @@ def _holdout_risk(network, items, maps, holdout, prior: float) -> float:
     from cryopick.pickers.fcn.pu import nn_pu_loss
 
     pos_logits, unl_logits, unl_weights = [], [], []
-    for item, (pos, weight), start in zip(items, maps, holdout):
+    for item, (pos, weight, _), start in zip(items, maps, holdout):
         shape = item.work.data.shape
         reach = int(np.ceil(max(0.3 * item.work.diameter_vox, 1.0))) + 1
         boxes = [((0, start, 0), shape)]
