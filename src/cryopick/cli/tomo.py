@@ -70,6 +70,9 @@ def train_command(
     apix: Apix = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Most training steps (default 1200).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    background: Annotated[Optional[Path], typer.Option(
+        "--background-coords", help="Points that are not particles (rejected picks, membranes, contamination), "
+        "any 3D coordinate format; learned as known background.")] = None,
 ) -> None:
     """Train the 3D picker from sparse point labels (positive-unlabeled; wrong labels tolerated).
 
@@ -78,14 +81,17 @@ def train_command(
         cryopick tomo train tsim/tomograms/tomo_000[01].mrc --coords tsim/labels.star --diameter 300 -o tomo.cryopick
 
     The particle count is estimated from the data; training stops when a held-out slab
-    stops improving. The model file carries the diameter and the threshold.
+    stops improving. The model file carries the diameter and the threshold. Picks you
+    rejected (say, on membranes) can be given back with --background-coords:
+
+        cryopick tomo train tsim/tomograms/tomo_000[01].mrc --coords tsim/labels.star -d 300 --background-coords rejected.csv -o tomo2.cryopick
     """
     from cryopick.tomo.jobs import TomoTrainJob, train_files
 
     check_positive(diameter, "--diameter")
     check_positive(apix, "--apix")
     path = train_files(TomoTrainJob(tuple(tomograms), coords, diameter, output, apix=apix, max_steps=steps,
-                                    seed=seed), say=say)
+                                    seed=seed, background=background), say=say)
     say(f"-> {path}")
 
 

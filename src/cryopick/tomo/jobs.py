@@ -37,7 +37,11 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class TomoTrainJob:
-    """``cryopick tomo train``: tomograms, their labels, the particle diameter (Å), the model file to write."""
+    """``cryopick tomo train``: tomograms, their labels, the particle diameter (Å), the model file to write.
+
+    ``background``: an optional coordinate file of points that are not particles (rejected
+    picks, membranes, contamination), learned as known negatives.
+    """
 
     tomograms: tuple[str, ...]
     coords: Path
@@ -46,6 +50,7 @@ class TomoTrainJob:
     apix: float | None = None
     max_steps: int | None = None
     seed: int = 0
+    background: Path | None = None
 
 
 def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
@@ -61,6 +66,7 @@ def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
     if len(unknown) == labels["tomogram"].nunique():
         raise CryopickError(f"no label names a tomogram given (labels name e.g. {unknown[0]})", path=job.coords,
                             fix="labels match tomograms by file stem")
+    background = _background(job, shapes, apix, paths)
     items = []
     for path in paths:
         mine = labels.loc[labels["tomogram"] == path.stem]
@@ -69,11 +75,31 @@ def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
         _check_inside(mine, shapes[path.stem], job.coords)
         with open_tomogram(path, job.apix) as tomo:
             work = working_volume(tomo, job.diameter_A)
-        items.append(LabelledVolume(path.stem, work, work.to_working(mine[["z", "y", "x"]].to_numpy())))
-    say(f"{sum(len(i.labels_zyx) for i in items)} labelled particles in {len(items)} of {len(paths)} tomogram(s)")
+        negative = None
+        if background is not None:
+            here = background.loc[background["tomogram"] == path.stem]
+            negative = work.to_working(here[["z", "y", "x"]].to_numpy()) if len(here) else None
+        items.append(LabelledVolume(path.stem, work, work.to_working(mine[["z", "y", "x"]].to_numpy()), negative))
+    say(f"{sum(len(i.labels_zyx) for i in items)} labelled particles in {len(items)} of {len(paths)} tomogram(s)"
+        + ("" if background is None else f"; {len(background)} background point(s)"))
     config = TomoTrainConfig(seed=job.seed, **({} if job.max_steps is None else {"max_steps": job.max_steps}))
     model = train_tomo(items, job.diameter_A, config, progress=say)
     return save_tomo_model(job.output, model)
+
+
+def _background(job: TomoTrainJob, shapes: dict[str, tuple[int, int, int]], apix: float, paths: list[Path]
+                ) -> pd.DataFrame | None:
+    """The known-background points on the labelled tomograms, checked like the labels; None without a file."""
+    if job.background is None:
+        return None
+    points = read_picks3d(job.background, shapes=shapes, apix=apix, names=[p.stem for p in paths])
+    points = points.loc[points["tomogram"].isin(shapes)]
+    if points.empty:
+        raise CryopickError("no background point names a tomogram given", path=job.background,
+                            fix="points match tomograms by file stem, as the labels do")
+    for name, group in points.groupby("tomogram", sort=False):
+        _check_inside(group, shapes[name], job.background)
+    return points
 
 
 def _headers(paths: list[Path], apix: float | None) -> tuple[dict[str, tuple[int, int, int]], float]:
