@@ -29,17 +29,24 @@ def fraction_on(picks: pd.DataFrame, objects: pd.DataFrame, kinds: tuple[str, ..
                 ) -> float:
     """The fraction of picks (scoring at least ``threshold``) that are false and touch an object of ``kinds``.
 
-    ``objects`` is a simulation's truth with every object's ``kind``, particles among them.
+    ``objects`` is a simulation's truth with every object's ``kind``, particles among them;
+    the rule is :func:`false_on`'s.
+    """
+    judged = picks if threshold is None else picks.loc[picks["score"] >= threshold]
+    return float(false_on(judged, objects, kinds).mean()) if len(judged) else 0.0
+
+
+def false_on(picks: pd.DataFrame, objects: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """For each pick: is it false and touching an object of ``kinds``?
+
     A pick is false when no particle's centre is within half that particle's diameter of
     it, and it touches an object when a particle-sized sphere round it overlaps the
     object's sphere (centres closer than the two radii): a pick on the dark spot beside a
     gold bead, or on a vesicle's shell, counts, a true particle beside a vesicle does not.
     """
-    judged = picks if threshold is None else picks.loc[picks["score"] >= threshold]
-    if judged.empty:
-        return 0.0
-    hits = np.zeros(len(judged), dtype=bool)
-    for name, group in judged.groupby("tomogram", sort=False):
+    picks = picks.reset_index(drop=True)
+    hits = np.zeros(len(picks), dtype=bool)
+    for name, group in picks.groupby("tomogram", sort=False):
         here = objects.loc[objects["tomogram"] == name]
         mine = here.loc[here["kind"].isin(kinds)]
         if mine.empty:
@@ -53,5 +60,5 @@ def fraction_on(picks: pd.DataFrame, objects: pd.DataFrame, kinds: tuple[str, ..
             true = (distance <= particles["diameter_px"].to_numpy()[None, :] / 2.0).any(axis=1)
         distance = np.linalg.norm(p[:, None, :] - mine[["x", "y", "z"]].to_numpy()[None], axis=2)
         touch = (distance <= mine["diameter_px"].to_numpy()[None, :] / 2.0 + r_particle).any(axis=1)
-        hits[judged.index.get_indexer(group.index)] = touch & ~true
-    return float(hits.mean())
+        hits[group.index.to_numpy()] = touch & ~true
+    return hits
