@@ -79,12 +79,15 @@ def test_a_guarded_model_drops_the_candidates_beside_a_dense_bead(network: TomoF
         every.loc[~reach, ["x", "y", "z", "score"]].to_numpy().tolist()
 
 
-@pytest.mark.parametrize("sections", [1, 3, 7])
-def test_a_slab_at_a_time_picks_what_the_whole_volume_does(network: TomoFCN, sections: int) -> None:
+@pytest.mark.parametrize("sections", [2, 3, 7])
+def test_a_slab_at_a_time_picks_what_the_whole_volume_does(sections: int) -> None:
     """Slabs thinner than a peak's reach, and tiles thinner in z, still give the whole volume's picks."""
     from cryopick.tomo.model_file import TomoModel
     from cryopick.tomo.pick import TomoPickConfig, pick_tomogram, slab_sections
     from cryopick.tomo.scale import WorkingVolume
+
+    torch.manual_seed(0)
+    network = TomoFCN(dilations=(1, 1)).eval()  # a reach of 2: slabs are never thinner than the network's reach
 
     volume = np.random.default_rng(3).normal(size=(37, 45, 51)).astype(np.float32)
     volume[20, 20, 20] = -300.0  # a bead, so the guard's dense voxels are gathered slab by slab too
@@ -93,6 +96,7 @@ def test_a_slab_at_a_time_picks_what_the_whole_volume_does(network: TomoFCN, sec
     whole = pick_tomogram(model, work, "t", TomoPickConfig(all_peaks=True))
     cap = 4 * 45 * 51 * (5 * sections + 2 * network.radius_vox + 6 * 4)
     assert slab_sections(network, 45 * 51, 4, cap) == sections
+    assert slab_sections(network, 45 * 51, 4, 1) == network.radius_vox  # the floor, however small the cap
     for tile_cap in (TomoPickConfig().memory_cap_bytes, 2 * 2**20):
         slabs = pick_tomogram(model, work, "t", TomoPickConfig(all_peaks=True, slab_memory_cap_bytes=cap,
                                                                memory_cap_bytes=tile_cap))

@@ -80,8 +80,9 @@ def train_files(job: TomoTrainJob, say: Say = _quiet) -> Path:
             here = background.loc[background["tomogram"] == path.stem]
             negative = work.to_working(here[["z", "y", "x"]].to_numpy()) if len(here) else None
         items.append(LabelledVolume(path.stem, work, work.to_working(mine[["z", "y", "x"]].to_numpy()), negative))
+    used = sum(0 if i.background_zyx is None else len(i.background_zyx) for i in items)
     say(f"{sum(len(i.labels_zyx) for i in items)} labelled particles in {len(items)} of {len(paths)} tomogram(s)"
-        + ("" if background is None else f"; {len(background)} background point(s)"))
+        + ("" if background is None else f"; {used} background point(s) on them"))
     config = TomoTrainConfig(seed=job.seed, **({} if job.max_steps is None else {"max_steps": job.max_steps}))
     model = train_tomo(items, job.diameter_A, config, progress=say)
     return save_tomo_model(job.output, model)

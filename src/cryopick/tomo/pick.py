@@ -40,7 +40,8 @@ CANDIDATE_FLOOR = 0.01
 """Peaks scoring at or below this are not kept as candidates."""
 MIN_DISTANCE_DIAMETERS = 0.7
 TILE_THREADS = 2
-"""At most this many tiles are in inference at once (each under the tile cap)."""
+"""In picking, at most this many tiles are in inference at once (each under the tile cap); more cores are used by
+picking more tomograms at once (``--workers``), each in its own process."""
 SLAB_MEMORY_CAP_BYTES = 512 * 2**20
 """Memory the working sections of one slab may use in picking (input, scores, the peak search); it sets the slab."""
 
@@ -54,6 +55,7 @@ class TomoPickConfig:
     memory_cap_bytes: int = TILE_MEMORY_CAP_BYTES
     dense_guard: bool = True
     slab_memory_cap_bytes: int = SLAB_MEMORY_CAP_BYTES
+    tile_threads: int = TILE_THREADS
 
 
 def tile_core_vox(network: TomoFCN, memory_cap_bytes: int) -> int:
@@ -67,10 +69,13 @@ def tile_core_vox(network: TomoFCN, memory_cap_bytes: int) -> int:
 
 
 def probability_map(network: TomoFCN, volume: np.ndarray, memory_cap_bytes: int = TILE_MEMORY_CAP_BYTES,
-                    tile_vox: int | None = None) -> np.ndarray:
-    """The network's probabilities over ``volume[z, y, x]``, computed tile by tile (``tile_vox``: core side)."""
+                    tile_vox: int | None = None, max_threads: int | None = None) -> np.ndarray:
+    """The network's probabilities over ``volume[z, y, x]``, computed tile by tile (``tile_vox``: core side).
+
+    ``max_threads`` bounds the tiles in inference at once (None: one a PyTorch thread).
+    """
     core = tile_vox if tile_vox is not None else tile_core_vox(network, memory_cap_bytes)
-    return _scores(network, volume, (0, volume.shape[0]), (core, core, core))
+    return _scores(network, volume, (0, volume.shape[0]), (core, core, core), max_threads)
 
 
 def _tile_core(network: TomoFCN, memory_cap_bytes: int, sections: int) -> tuple[int, int, int]:
@@ -83,7 +88,8 @@ def _tile_core(network: TomoFCN, memory_cap_bytes: int, sections: int) -> tuple[
     return sections, int(math.floor(across)) - margin, int(math.floor(across)) - margin
 
 
-def _scores(network: TomoFCN, volume: np.ndarray, rows: tuple[int, int], core: tuple[int, int, int]) -> np.ndarray:
+def _scores(network: TomoFCN, volume: np.ndarray, rows: tuple[int, int], core: tuple[int, int, int],
+            max_threads: int | None) -> np.ndarray:
     """Probabilities of sections ``rows[0]:rows[1]`` of ``volume``, from tiles of ``core`` voxels plus margins."""
     import copy
 
@@ -111,7 +117,7 @@ def _scores(network: TomoFCN, volume: np.ndarray, rows: tuple[int, int], core: t
                  *(slice(o, min(o + c, e)) for o, c, e in zip(origin[1:], core[1:], ends[1:])))
         out[where] = prob[inner]  # tiles write apart, so threads never meet
 
-    thread_invariant_map(run, tiles, max_threads=TILE_THREADS)
+    thread_invariant_map(run, tiles, max_threads=max_threads)
     return out
 
 
@@ -120,11 +126,14 @@ def slab_sections(network: TomoFCN, section_voxels: int, reach: int, memory_cap_
 
     A slab holds about five copies of its sections (input, scores, the scores with the
     ``reach`` sections either side that the peak search needs, its maximum filter, the
-    comparisons) plus the input's margins.
+    comparisons) plus the input's margins. It is never thinner than the network's reach,
+    so no more than three times the slab's sections are run through the network: past
+    about 1250×1250 working voxels a section (at the default cap) that floor, not the
+    cap, sets the slab, and memory grows with the section's area.
     """
     per_section = 4 * section_voxels
     held = memory_cap_bytes // per_section - 2 * network.radius_vox - 6 * reach
-    return max(int(held // 5), 1)
+    return max(int(held // 5), network.radius_vox)
 
 
 def pick_tomogram(model: TomoModel, work: WorkingVolume | WorkingReader, name: str,
@@ -145,7 +154,7 @@ def pick_tomogram(model: TomoModel, work: WorkingVolume | WorkingReader, name: s
         last = min(first + step, nz)
         block = work.sections(first - margin, last + margin)
         offset = max(first - margin, 0)
-        scores = _scores(network, block, (first - offset, last - offset), core)
+        scores = _scores(network, block, (first - offset, last - offset), core, config.tile_threads)
         if guard:
             own = block[first - offset:last - offset]
             dense.append(dense_voxels(own, model.dense_polarity, model.dense_limit) + [first, 0, 0])
