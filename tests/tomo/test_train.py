@@ -91,3 +91,21 @@ def test_background_files_that_name_no_tomogram_are_one_error(tmp_path: Path) ->
     write_picks3d(pd.DataFrame({"tomogram": ["t"], "x": [100.0], "y": [10.0], "z": [10.0]}), tmp_path / "b.csv")
     with pytest.raises(CryopickError, match="outside"):
         train_files(job)
+
+
+def test_background_points_reach_training_from_the_command_line(tmp_path: Path, capsys) -> None:
+    from cryopick.tomo.coords import write_picks3d
+    from cryopick.tomo.volumes import write_tomogram
+    from tests.cli.test_cli import run_cli
+
+    volume, balls, shells = _scene(1)
+    tomo = write_tomogram(tmp_path / "t.mrc", volume, 10.0)
+    table = lambda zyx: pd.DataFrame({"tomogram": "t", "x": zyx[:, 2], "y": zyx[:, 1], "z": zyx[:, 0]})  # noqa: E731
+    write_picks3d(table(balls[:3]), tmp_path / "labels.star")
+    write_picks3d(table(shells[:2]), tmp_path / "rejected.csv")
+    code, _, err = run_cli(["tomo", "train", tomo, "--coords", tmp_path / "labels.star", "--diameter", 70,
+                            "--background-coords", tmp_path / "rejected.csv", "--steps", 40,
+                            "-o", tmp_path / "m.cryopick"], capsys)
+    assert code == 0, err
+    assert "3 labelled particles in 1 of 1 tomogram(s); 2 background point(s) on them" in err
+    assert (tmp_path / "m.cryopick").exists()
