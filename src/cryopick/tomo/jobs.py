@@ -197,7 +197,7 @@ def _threshold(job: TomoPickJob) -> float:
 def _pick_one(args: tuple[TomoPickJob, Path, Path]) -> int:
     """Every candidate of one tomogram into its part file (atomically); the number of candidates."""
     job, path, folder = args
-    from cryopick.tomo.scale import working_volume
+    from cryopick.tomo.scale import working_reader, working_volume
 
     with open_tomogram(path, job.apix) as tomo:
         if job.model is None:
@@ -207,8 +207,6 @@ def _pick_one(args: tuple[TomoPickJob, Path, Path]) -> int:
         else:
             from cryopick.tomo.model_file import load_tomo_model
             from cryopick.tomo.pick import TomoPickConfig, pick_tomogram
-
-            from cryopick.tomo.scale import working_reader
 
             model = load_tomo_model(job.model)
             # read a slab at a time: the memory does not grow with the tomogram

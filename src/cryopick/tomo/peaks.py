@@ -31,7 +31,6 @@ def local_maxima(scores: np.ndarray, min_distance_vox: float, floor: float = -np
     local = ndimage.maximum_filter(scores, size=2 * r + 1, mode="nearest")
     lo, hi = (0, len(scores)) if rows is None else rows
     core, near = scores[lo:hi], local[lo:hi]
-    del local
     candidates = np.argwhere((core >= near) & (core > floor))
     values = core[tuple(candidates.T)]
     candidates[:, 0] += lo

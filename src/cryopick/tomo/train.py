@@ -107,22 +107,26 @@ def _maps(item: LabelledVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     grid = np.mgrid[-r_out:r_out + 1, -r_out:r_out + 1, -r_out:r_out + 1].astype(np.float32)
     dist = np.sqrt((grid**2).sum(axis=0))
     for centre in np.rint(item.labels_zyx).astype(int):
-        lo = centre - r_out
-        sl = tuple(slice(max(l, 0), min(l + 2 * r_out + 1, n)) for l, n in zip(lo, shape))
-        sub = tuple(slice(s.start - l, s.stop - l) for s, l in zip(sl, lo))
-        near = dist[sub]
+        sl, near = _around(centre, dist, shape)
         positive[sl] = np.maximum(positive[sl], (near <= max(0.3 * d, 1.0)).astype(np.float32))
         weight[sl] = np.minimum(weight[sl], (near > 0.6 * d).astype(np.float32))
     background = np.zeros(shape, np.float32)
     points = np.zeros((0, 3)) if item.background_zyx is None else np.asarray(item.background_zyx).reshape(-1, 3)
     for centre in np.rint(points).astype(int):
-        lo = centre - r_out
-        sl = tuple(slice(max(l, 0), min(l + 2 * r_out + 1, n)) for l, n in zip(lo, shape))
-        sub = tuple(slice(s.start - l, s.stop - l) for s, l in zip(sl, lo))
-        background[sl] = np.maximum(background[sl], (dist[sub] <= max(0.5 * d, 1.0)).astype(np.float32))
+        sl, near = _around(centre, dist, shape)
+        background[sl] = np.maximum(background[sl], (near <= max(0.5 * d, 1.0)).astype(np.float32))
     background *= weight > 0  # a label's ball and shell stay as they were
     weight *= 1.0 - background
     return positive, weight, background
+
+
+def _around(centre: np.ndarray, dist: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[slice, ...], np.ndarray]:
+    """The box of ``dist`` (a cube of distances from its centre) placed on ``centre``, clipped to ``shape``:
+    the volume's slices and the distances over them."""
+    r_out = dist.shape[0] // 2
+    lo = centre - r_out
+    sl = tuple(slice(max(l, 0), min(l + 2 * r_out + 1, n)) for l, n in zip(lo, shape))
+    return sl, dist[tuple(slice(s.start - l, s.stop - l) for s, l in zip(sl, lo))]
 
 
 def estimate_count(items: Sequence[LabelledVolume], quantile: float = 0.75) -> float:
